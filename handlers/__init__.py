@@ -1,0 +1,15 @@
+"""Service-task handlers and adapters to outside systems.
+
+``register_all`` wires every handler into the engine's registry at app start.
+"""
+from __future__ import annotations
+
+from engine.workflow import HandlerRegistry
+
+
+def register_all(registry: HandlerRegistry) -> HandlerRegistry:
+    from . import directory, permits
+
+    registry.register("directory.police_for_districts", directory.police_for_districts)
+    registry.register("permit.issue", permits.issue)
+    return registry

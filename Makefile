@@ -1,0 +1,56 @@
+# Onestop: `make run` serves the app with demo data; `make test` runs the whole suite.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PIP := .venv/bin/pip
+SYSTEM_PACKAGES := fonts-noto-cjk chromium libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b poppler-utils
+VENDOR := webapp/static/vendor
+PORT ?= 5000
+
+.PHONY: install system-deps run test bench clean translations
+
+install: system-deps .venv/.installed $(VENDOR)/.installed translations
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing system packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+.venv/.installed: setup.cfg pyproject.toml
+	@test -x $(PY) || python3 -m venv .venv
+	@echo "Installing Python packages…"
+	@$(PIP) install -q --upgrade pip
+	@$(PIP) install -q -e '.[test]'
+	@touch $@
+
+$(VENDOR)/.installed: package.json
+	@echo "Installing browser assets from npm…"
+	@npm install --no-audit --no-fund --loglevel=error
+	@mkdir -p $(VENDOR)
+	@cp -r node_modules/bpmn-js/dist $(VENDOR)/bpmn-js
+	@cp -r node_modules/leaflet/dist $(VENDOR)/leaflet
+	@cp node_modules/leaflet.heat/dist/leaflet-heat.js $(VENDOR)/leaflet-heat.js
+	@cp node_modules/chart.js/dist/chart.umd.js $(VENDOR)/chart.umd.js
+	@cp node_modules/axe-core/axe.min.js $(VENDOR)/axe.min.js
+	@touch $@
+
+translations: .venv/.installed
+	@.venv/bin/pybabel compile -q -d webapp/translations 2>/dev/null || .venv/bin/pybabel compile -d webapp/translations
+
+run: install
+	@mkdir -p instance
+	@.venv/bin/onestop migrate
+	@.venv/bin/onestop seed
+	@.venv/bin/onestop run --port $(PORT)
+
+test: install
+	@mkdir -p test-artifacts
+	@$(PY) -m pytest
+
+bench: install
+	@$(PY) bench/engine_bench.py
+
+clean:
+	rm -rf .venv node_modules $(VENDOR) instance test-artifacts

@@ -1,0 +1,277 @@
+"""Tables of the case engine.
+
+Workflow state lives in ``cases.state`` without its spec; everything a list or an
+inbox needs (human tasks, searchable fields, the next timer) is a derived row or
+column rewritten in the same transaction as the state, so nobody deserialises
+workflow state to draw a list.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base, JSONType, UTCDateTime, utcnow
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Agency(Base):
+    """A bureau, a section of one, a district office or a police sub-bureau."""
+
+    __tablename__ = "agencies"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))  # bureau, section, district, police
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("agencies.code"))
+    districts: Mapped[list] = mapped_column(JSONType, default=list)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(12))  # citizen, staff, system
+    roles: Mapped[list] = mapped_column(JSONType, default=list)
+    agency_code: Mapped[str | None] = mapped_column(ForeignKey("agencies.code"))
+    national_id: Mapped[str | None] = mapped_column(String(20))
+    company_id: Mapped[str | None] = mapped_column(String(8))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    agency: Mapped[Agency | None] = relationship(lazy="joined")
+
+    def has_role(self, role: str) -> bool:
+        return role in (self.roles or [])
+
+
+class Definition(Base):
+    """One deployed version of one service's diagram."""
+
+    __tablename__ = "definitions"
+    __table_args__ = (UniqueConstraint("service_key", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service_key: Mapped[str] = mapped_column(String(40), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    process_id: Mapped[str] = mapped_column(String(80))
+    bpmn_xml: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="published")
+    lint: Mapped[list] = mapped_column(JSONType, default=list)
+    created_by: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Service(Base):
+    """A catalog entry; the services that run as diagrams name their key here."""
+
+    __tablename__ = "services"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_prefix: Mapped[str] = mapped_column(String(8), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(160), default="")
+    category: Mapped[str] = mapped_column(String(60), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner_agency: Mapped[str] = mapped_column(ForeignKey("agencies.code"))
+    application_form: Mapped[str] = mapped_column(String(60))
+    statutory_days: Mapped[int] = mapped_column(Integer, default=7)
+    online: Mapped[bool] = mapped_column(Boolean, default=True)
+    search_fields: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+
+class CaseSequence(Base):
+    __tablename__ = "case_sequences"
+
+    prefix: Mapped[str] = mapped_column(String(8), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_owner_status", "owner_agency", "status"),
+        Index("ix_cases_applicant", "applicant_id"),
+        Index("ix_cases_next_timer", "next_timer_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    service_key: Mapped[str] = mapped_column(ForeignKey("services.key"))
+    definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"))
+    applicant_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    owner_agency: Mapped[str] = mapped_column(ForeignKey("agencies.code"))
+    channel: Mapped[str] = mapped_column(String(12), default="online")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, closed, cancelled
+    stage: Mapped[str] = mapped_column(String(120), default="")
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    related_case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
+    fields: Mapped[dict] = mapped_column(JSONType, default=dict)
+    state: Mapped[dict] = mapped_column(JSONType)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __mapper_args__ = {"version_id_col": revision}
+
+    definition: Mapped[Definition] = relationship(lazy="joined")
+    service: Mapped[Service] = relationship(lazy="joined")
+    applicant: Mapped[User] = relationship(foreign_keys=[applicant_id], lazy="joined")
+    agent: Mapped[User | None] = relationship(foreign_keys=[agent_id])
+
+
+class HumanTask(Base):
+    """A user task that is or was ready, with who may and who does work it."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        Index("ix_human_tasks_inbox", "status", "role", "agency_code"),
+        Index("ix_human_tasks_assignee", "assignee_id", "status"),
+        Index("ix_human_tasks_case", "case_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    spec_name: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(120))
+    lane: Mapped[str | None] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(40))
+    agency_code: Mapped[str | None] = mapped_column(String(40))
+    form_key: Mapped[str | None] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open, completed, cancelled
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    completed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[dict | None] = mapped_column(JSONType)
+    context: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+    case: Mapped[Case] = relationship(lazy="joined")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+
+
+class Document(Base):
+    """A file that belongs to a draft or a case (attachments, issued permits)."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    draft_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Draft(Base):
+    """An application being written; it becomes a case when submitted."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    service_key: Mapped[str] = mapped_column(ForeignKey("services.key"))
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    related_case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Permit(Base):
+    """An issued permit, readable by the public verification page."""
+
+    __tablename__ = "permits"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), unique=True)
+    verify_token: Mapped[str] = mapped_column(String(43), unique=True)
+    holder_name: Mapped[str] = mapped_column(String(120))
+    holder_id: Mapped[str] = mapped_column(String(20))
+    vehicles: Mapped[list] = mapped_column(JSONType)
+    route_segments: Mapped[list] = mapped_column(JSONType)
+    time_windows: Mapped[list] = mapped_column(JSONType)
+    conditions: Mapped[list] = mapped_column(JSONType)
+    valid_from: Mapped[str] = mapped_column(String(10))
+    valid_to: Mapped[str] = mapped_column(String(10))
+    issuing_agency: Mapped[str] = mapped_column(String(120))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    renewal_of: Mapped[str | None] = mapped_column(String(32))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained record of every command, sign-in and sensitive view."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[str | None] = mapped_column(String(32))
+    on_behalf_of: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    purpose: Mapped[str | None] = mapped_column(String(80))
+    result: Mapped[str] = mapped_column(String(20), default="ok")
+    detail: Mapped[dict] = mapped_column(JSONType, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    actor_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    command: Mapped[str] = mapped_column(String(40))
+    response: Mapped[dict] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxMessage(Base):
+    """Work for outside systems, performed by a worker after the case commits."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "run_after"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

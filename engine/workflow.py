@@ -1,0 +1,249 @@
+"""The adapter to SpiffWorkflow: parsing, the spec cache, the restricted script
+engine and serialisation of state without its spec.
+
+Everything that touches SpiffWorkflow's classes lives here, so the rest of the
+engine speaks of definitions, tasks and data.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from lxml import etree
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+from . import evaluator
+from .errors import DeploymentError, HandlerFailed
+
+MAX_BPMN_BYTES = 2 * 1024 * 1024
+
+Handler = Callable[..., Any]
+
+
+class HandlerRegistry:
+    """Service-task handlers by name. The app wires them at start; the engine only calls."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, name: str, handler: Handler) -> None:
+        self._handlers[name] = handler
+
+    def get(self, name: str) -> Handler:
+        try:
+            return self._handlers[name]
+        except KeyError:
+            raise HandlerFailed(f"no handler registered as {name!r}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._handlers
+
+    def names(self) -> list[str]:
+        return sorted(self._handlers)
+
+
+class _RestrictedEnvironment(BasePythonScriptEngineEnvironment):
+    """Runs diagram expressions and scripts through the restricted evaluator."""
+
+    def __init__(self, call: Callable[[str, dict, dict], Any] | None) -> None:
+        super().__init__({})
+        self._call = call
+
+    def evaluate(self, expression, context, external_context=None):
+        names = dict(context)
+        if external_context:
+            names.update(external_context)
+        return evaluator.evaluate(expression, names)
+
+    def execute(self, script, context, external_context=None):
+        evaluator.execute(script, context)
+        return True
+
+    def call_service(self, context, operation_name=None, operation_params=None, **_):
+        if self._call is None:
+            raise HandlerFailed(f"service task {operation_name!r} cannot run here")
+        params = {name: spec["value"] for name, spec in (operation_params or {}).items()}
+        return json.dumps(self._call(operation_name, params, context))
+
+
+class RestrictedScriptEngine(PythonScriptEngine):
+    """Script engine whose service calls report the handler's own error.
+
+    SpiffWorkflow 3.2's ``call_service`` turns any handler exception into a
+    misleading ``NameError``; catching here keeps the real cause.
+    """
+
+    def __init__(self, call: Callable[[str, dict, dict], Any] | None = None) -> None:
+        super().__init__(environment=_RestrictedEnvironment(call))
+
+    def validate(self, expression):
+        problems = evaluator.check(expression, "eval")
+        if problems:
+            raise evaluator.UnsafeExpression("; ".join(problems))
+
+    def call_service(self, task, **kwargs):
+        try:
+            return self.environment.call_service(task.data, **kwargs)
+        except HandlerFailed:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any handler failure aborts the command
+            raise HandlerFailed(
+                f"{kwargs.get('operation_name')}: {exc.__class__.__name__}: {exc}"
+            ) from exc
+
+
+@dataclass
+class ParsedDefinition:
+    process_id: str
+    spec: Any
+    subprocess_specs: dict
+    lanes: set[str] = field(default_factory=set)
+
+
+_PARSER_OPTIONS = dict(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_comments=True,
+)
+
+
+def _secure_root(bpmn: bytes) -> etree._Element:
+    if len(bpmn) > MAX_BPMN_BYTES:
+        raise DeploymentError("diagram too large", [f"diagram exceeds {MAX_BPMN_BYTES} bytes"])
+    if b"<!DOCTYPE" in bpmn.upper() or b"<!ENTITY" in bpmn.upper():
+        raise DeploymentError("diagram refused", ["DOCTYPE and entity declarations are not allowed"])
+    try:
+        return etree.fromstring(bpmn, etree.XMLParser(**_PARSER_OPTIONS))
+    except etree.XMLSyntaxError as exc:
+        raise DeploymentError("diagram is not well-formed XML", [str(exc)]) from exc
+
+
+class _SecureParser(SpiffBpmnParser):
+    def add_bpmn_bytes(self, bpmn: bytes, name: str) -> None:
+        self.add_bpmn_xml(_secure_root(bpmn), filename=name)
+
+
+def parse_definition(bpmn: bytes, process_id: str | None = None) -> ParsedDefinition:
+    """Parse BPMN bytes (never ``str``) into an executable spec."""
+    parser = _SecureParser()
+    try:
+        parser.add_bpmn_bytes(bpmn, "definition.bpmn")
+        ids = parser.get_process_ids()
+        executable = [pid for pid in ids if pid == process_id] if process_id else ids
+        if not executable:
+            raise DeploymentError("no process found", [f"process {process_id!r} not in diagram"])
+        pid = executable[0]
+        spec = parser.get_spec(pid)
+        subprocess_specs = parser.get_subprocess_specs(pid)
+    except DeploymentError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises many kinds
+        raise DeploymentError("diagram cannot be parsed", [str(exc)]) from exc
+    lanes = {ts.lane for ts in spec.task_specs.values() if getattr(ts, "lane", None)}
+    return ParsedDefinition(pid, spec, subprocess_specs, lanes)
+
+
+class SpecCache:
+    """Parsed specs by SHA-256: parsing is the expensive part and specs are immutable."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, ParsedDefinition] = {}
+
+    def get(self, sha256: str, bpmn: bytes, process_id: str) -> ParsedDefinition:
+        with self._lock:
+            hit = self._items.get(sha256)
+        if hit is not None:
+            return hit
+        parsed = parse_definition(bpmn, process_id)
+        with self._lock:
+            self._items[sha256] = parsed
+        return parsed
+
+
+class _StateConverter(BpmnWorkflowConverter):
+    """Workflow <-> dict without the spec; specs come from the cache instead."""
+
+    def state_to_dict(self, workflow: BpmnWorkflow) -> dict:
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def state_from_dict(self, dct: dict, parsed: ParsedDefinition) -> BpmnWorkflow:
+        dct = dict(dct)
+        workflow = self.target_class(parsed.spec, parsed.subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dict(dct["subprocesses"]), workflow)
+        workflow.bpmn_events = self.registry.restore(dct.get("bpmn_events", []))
+        return workflow
+
+
+_registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+_serializer = BpmnWorkflowSerializer(_registry)
+_converter = _StateConverter(BpmnWorkflow, _registry)
+STATE_VERSION = _serializer.VERSION
+
+
+def new_workflow(parsed: ParsedDefinition, engine: PythonScriptEngine) -> BpmnWorkflow:
+    return BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=engine)
+
+
+def dump_state(workflow: BpmnWorkflow) -> dict:
+    _registry._encoder_mode = True
+    try:
+        dct = _converter.state_to_dict(workflow)
+    finally:
+        _registry._encoder_mode = False
+    dct["serializer_version"] = STATE_VERSION
+    return dct
+
+
+def load_state(state: Mapping, parsed: ParsedDefinition, engine: PythonScriptEngine) -> BpmnWorkflow:
+    workflow = _converter.state_from_dict(dict(state), parsed)
+    workflow.script_engine = engine
+    return workflow
+
+
+def ready_user_tasks(workflow: BpmnWorkflow) -> list:
+    return [t for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
+
+
+def earliest_timer(workflow: BpmnWorkflow) -> datetime | None:
+    """The earliest deadline among waiting timer events, as aware UTC."""
+    earliest = None
+    for event in workflow.waiting_events():
+        if "Timer" not in event.event_type:
+            continue
+        value = event.value
+        if isinstance(value, dict):
+            value = value.get("next")
+        try:
+            when = TimerEventDefinition.get_datetime(value)
+        except Exception:  # noqa: BLE001 - durations are resolved to dates when waiting
+            continue
+        if earliest is None or when < earliest:
+            earliest = when
+    return earliest
+
+
+def task_properties(task) -> dict[str, str]:
+    return dict(task.task_spec.extensions.get("properties", {}) or {})

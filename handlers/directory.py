@@ -1,0 +1,17 @@
+"""Handlers that resolve candidate agencies from case data."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from engine.cases import HandlerContext
+from engine.models import Agency
+
+
+def police_for_districts(ctx: HandlerContext, districts: list[str]) -> list[str]:
+    """The police sub-bureaus responsible for the given districts, one each, sorted."""
+    bureaus = ctx.session.scalars(select(Agency).where(Agency.kind == "police")).all()
+    by_district = {d: b.code for b in bureaus for d in (b.districts or [])}
+    missing = [d for d in districts if d not in by_district]
+    if missing:
+        raise LookupError(f"no police sub-bureau covers {', '.join(missing)}")
+    return sorted({by_district[d] for d in districts})

@@ -1,0 +1,38 @@
+"""Settings, from the environment with defaults that make ``make run`` work."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("ONESTOP_INSTANCE", ROOT / "instance"))
+
+
+def _secret_key() -> str:
+    """A key kept under instance/ so sessions survive restarts without a committed secret."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_env() -> dict:
+    return {
+        "SECRET_KEY": _secret_key(),
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'onestop.db'}"),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "FORMS_DIR": str(ROOT / "forms"),
+        "BPMN_DIR": str(ROOT / "bpmn"),
+        "MAX_CONTENT_LENGTH": 40 * 1024 * 1024,
+        "MAX_ATTACHMENT_BYTES": 10 * 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "BABEL_DEFAULT_LOCALE": "zh_TW",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Taipei",
+        "WTF_CSRF_TIME_LIMIT": None,
+    }

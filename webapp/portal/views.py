@@ -1,0 +1,227 @@
+"""The citizen portal: catalog, applications, my cases, corrections, renewals."""
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import or_, select
+
+from engine import drafts
+from engine.db import reading, transaction, utcnow
+from engine.errors import InvalidInput
+from engine.models import Case, Document, HumanTask, Permit, Service, User
+from handlers import permits
+from reports import casefile, worklists
+
+from .. import select_locale, services, submissions
+from ..auth import current_actor
+
+bp = Blueprint("portal", __name__)
+
+
+@bp.get("/")
+def catalog():
+    query = request.args.get("q", "").strip()
+    with reading(services.get().sessions) as s:
+        stmt = select(Service).order_by(Service.category, Service.name)
+        if query:
+            like = f"%{query}%"
+            stmt = stmt.where(or_(Service.name.like(like), Service.description.like(like),
+                                  Service.category.like(like)))
+        items = s.scalars(stmt).all()
+    return render_template("portal/catalog.html", services=items, query=query)
+
+
+@bp.get("/services/<key>")
+def service(key: str):
+    with reading(services.get().sessions) as s:
+        item = s.get(Service, key)
+        if item is None:
+            abort(404)
+    return render_template("portal/service.html", service=item)
+
+
+@bp.post("/services/<key>/apply")
+@login_required
+def apply(key: str):
+    actor = current_actor()
+    if actor.kind != "citizen":
+        abort(403)
+    with transaction(services.get().sessions) as s:
+        draft = drafts.create(s, actor, key, _prefill(current_user))
+    return redirect(url_for("portal.draft", draft_id=draft.id))
+
+
+def _prefill(user) -> dict:
+    """What the signed-in identity already tells us."""
+    with reading(services.get().sessions) as s:
+        record = s.get(User, user.id)
+        applicant = {"name": record.display_name, "email": record.email, "phone": record.phone}
+        if record.company_id:
+            applicant.update(kind="company", id_no=record.company_id)
+        elif record.national_id:
+            applicant.update(kind="person", id_no=record.national_id,
+                             contact_name=record.display_name)
+    return {"applicant": {k: v for k, v in applicant.items() if v}}
+
+
+@bp.route("/drafts/<draft_id>", methods=["GET", "POST"])
+@login_required
+def draft(draft_id: str):
+    svc = services.get()
+    actor = current_actor()
+    with reading(svc.sessions) as s:
+        record = drafts.get(s, actor, draft_id)
+        service = s.get(Service, record.service_key)
+        data = record.data
+    form = svc.forms.get(service.application_form)
+    if request.method == "GET":
+        return render_template("portal/apply.html", service=service, form=form, data=data,
+                               errors={}, draft_id=draft_id)
+    data, uploads = submissions.read(form)
+    if request.form.get("action") == "save":
+        with transaction(svc.sessions) as s:
+            drafts.save(s, actor, draft_id, data, form, uploads)
+        flash(_("草稿已儲存，您可以稍後回到「我的案件」繼續填寫。"), "success")
+        return redirect(url_for("portal.draft", draft_id=draft_id))
+    with reading(svc.sessions) as s:
+        related = record.related_case_id
+        extra = _renewal_extra(s, related) if related else None
+    try:
+        result = svc.engine.start_case(
+            actor, service.key, data, uploads=uploads, draft_id=draft_id,
+            related_case_id=related, extra_data=extra, locale=select_locale(),
+            idempotency_key=request.form.get("idempotency_key") or None)
+    except InvalidInput as exc:
+        with transaction(svc.sessions) as s:
+            kept = drafts.save(s, actor, draft_id, data, form, uploads)
+            data = kept.data
+        flash(_("申請資料有 %(n)d 處需要修正，請查看標示的欄位。", n=len(exc.errors)), "error")
+        return render_template("portal/apply.html", service=service, form=form, data=data,
+                               errors=exc.errors, draft_id=draft_id), 422
+    flash(_("申請已送出，案件編號 %(number)s。", number=result.number), "success")
+    return redirect(url_for("portal.case", case_id=result.case_id))
+
+
+def _renewal_extra(s, related_case_id: str) -> dict:
+    permit = s.scalar(select(Permit).where(Permit.case_id == related_case_id))
+    if permit is None:
+        return {}
+    old_case = s.get(Case, related_case_id)
+    application = services.get().engine.task_data(s, old_case)["application"]
+    return permits.renewal_data(permit, application)[1]
+
+
+@bp.get("/my/cases")
+@login_required
+def my_cases():
+    actor = current_actor()
+    with reading(services.get().sessions) as s:
+        cases = s.scalars(select(Case).where(
+            or_(Case.applicant_id == actor.user_id, Case.agent_id == actor.user_id))
+            .order_by(Case.opened_at.desc())).all()
+        my_drafts = drafts.mine(s, actor)
+        todo = worklists.applicant_tasks(s, actor)
+        names = {k: v for k, v in s.execute(select(Service.key, Service.name)).all()}
+    return render_template("portal/my_cases.html", cases=cases, drafts=my_drafts, todo=todo,
+                           service_names=names)
+
+
+@bp.get("/my/cases/<case_id>")
+@login_required
+def case(case_id: str):
+    svc = services.get()
+    actor = current_actor()
+    with reading(svc.sessions) as s:
+        record = svc.engine.visible_case(s, actor, case_id)
+        entries = casefile.timeline(s, record)
+        todo = casefile.open_applicant_tasks(s, record)
+        permit = s.scalar(select(Permit).where(Permit.case_id == record.id))
+        data = svc.engine.task_data(s, record)
+        form = svc.forms.get(record.service.application_form)
+    return render_template("portal/case.html", case=record, timeline=entries, todo=todo,
+                           permit=permit, data=data, form=form, now=utcnow())
+
+
+@bp.route("/my/tasks/<task_id>", methods=["GET", "POST"])
+@login_required
+def applicant_task(task_id: str):
+    svc = services.get()
+    actor = current_actor()
+    with reading(svc.sessions) as s:
+        task = s.get(HumanTask, task_id)
+        if task is None or task.role != "applicant":
+            abort(404)
+        record = svc.engine.visible_case(s, actor, task.case_id)
+        data = svc.engine.task_data(s, record).get("application", {})
+    form = svc.forms.get(task.form_key)
+    if task.status != "open":
+        flash(_("此補正已完成。"), "info")
+        return redirect(url_for("portal.case", case_id=record.id))
+    errors = {}
+    if request.method == "POST":
+        submitted, uploads = submissions.read(form)
+        try:
+            svc.engine.complete_task(actor, task_id, submitted, uploads=uploads,
+                                     expected_revision=request.form.get("revision", type=int),
+                                     locale=select_locale())
+        except InvalidInput as exc:
+            errors, data = exc.errors, submitted
+        else:
+            flash(_("補正資料已送出，案件已送回承辦單位。"), "success")
+            return redirect(url_for("portal.case", case_id=record.id))
+    return render_template("portal/correction.html", task=task, case=record, form=form,
+                           data=data, errors=errors), (422 if errors else 200)
+
+
+@bp.post("/my/cases/<case_id>/renew")
+@login_required
+def renew(case_id: str):
+    svc = services.get()
+    actor = current_actor()
+    with transaction(svc.sessions) as s:
+        record = svc.engine.visible_case(s, actor, case_id)
+        permit = s.scalar(select(Permit).where(Permit.case_id == record.id))
+        if permit is None or record.applicant_id != actor.user_id:
+            abort(404)
+        application = svc.engine.task_data(s, record)["application"]
+        prefill, _extra = permits.renewal_data(permit, application)
+        draft = drafts.create(s, actor, record.service_key, prefill, related_case_id=record.id)
+    flash(_("已依通行證 %(number)s 帶入原路線及車輛資料，請填寫新的通行期間並上傳文件。",
+            number=permit.number), "info")
+    return redirect(url_for("portal.draft", draft_id=draft.id))
+
+
+@bp.get("/documents/<doc_id>")
+@login_required
+def document(doc_id: str):
+    svc = services.get()
+    actor = current_actor()
+    with reading(svc.sessions) as s:
+        doc = s.get(Document, doc_id)
+        if doc is None:
+            abort(404)
+        if doc.case_id:
+            svc.engine.visible_case(s, actor, doc.case_id)
+        elif doc.owner_id != actor.user_id:
+            abort(404)
+        content, name, ctype = doc.content, doc.filename, doc.content_type
+    return send_file(BytesIO(content), mimetype=ctype, download_name=name, as_attachment=True)
+
+
+@bp.get("/permits/<number>.pdf")
+@login_required
+def permit_pdf(number: str):
+    svc = services.get()
+    actor = current_actor()
+    with reading(svc.sessions) as s:
+        permit = s.get(Permit, number)
+        if permit is None:
+            abort(404)
+        svc.engine.visible_case(s, actor, permit.case_id)
+        verify_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for(
+            "verify.permit", token=permit.verify_token)
+        pdf = permits.render(permit, verify_url)
+    return send_file(BytesIO(pdf), mimetype="application/pdf", download_name=f"{number}.pdf")

@@ -1,0 +1,119 @@
+"""Demo data: Tainan's agencies, demo accounts, and the services that ship as diagrams."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from engine import audit
+from engine.cases import CaseEngine
+from engine.db import transaction
+from engine.models import Agency, Service, User
+
+from .auth import hash_password, token_hash
+
+DEMO_PASSWORD = "onestop-demo"
+
+POLICE_SUB_BUREAUS = {
+    "TNPD-1": ("第一分局", ["東區"]),
+    "TNPD-2": ("第二分局", ["中西區"]),
+    "TNPD-3": ("第三分局", ["安南區"]),
+    "TNPD-4": ("第四分局", ["安平區"]),
+    "TNPD-5": ("第五分局", ["北區"]),
+    "TNPD-6": ("第六分局", ["南區"]),
+    "TNPD-YK": ("永康分局", ["永康區"]),
+    "TNPD-GR": ("歸仁分局", ["歸仁區", "仁德區", "關廟區", "龍崎區"]),
+    "TNPD-XH": ("新化分局", ["新化區", "山上區", "左鎮區"]),
+    "TNPD-SH": ("善化分局", ["善化區", "新市區", "安定區", "大內區"]),
+    "TNPD-JL": ("佳里分局", ["佳里區", "西港區", "七股區"]),
+    "TNPD-XJ": ("學甲分局", ["學甲區", "將軍區", "北門區"]),
+    "TNPD-MD": ("麻豆分局", ["麻豆區", "下營區", "六甲區", "官田區"]),
+    "TNPD-XY": ("新營分局", ["新營區", "鹽水區", "柳營區"]),
+    "TNPD-BH": ("白河分局", ["白河區", "東山區", "後壁區"]),
+    "TNPD-YJ": ("玉井分局", ["玉井區", "楠西區", "南化區"]),
+}
+
+DEMO_USERS = [
+    # username, name, kind, roles, agency, national id, company id
+    ("citizen", "王小明", "citizen", [], None, "A123456789", None),
+    ("company", "南瀛營造股份有限公司", "citizen", [], None, "B120863130", "53212539"),
+    ("tb.clerk", "陳怡君", "staff", ["traffic_clerk"], "TB", None, None),
+    ("tb.clerk2", "林志豪", "staff", ["traffic_clerk"], "TB", None, None),
+    ("tb.supervisor", "黃科長", "staff", ["supervisor", "traffic_clerk"], "TB", None, None),
+    ("police.yk", "張警員", "staff", ["police_clerk"], "TNPD-YK", None, None),
+    ("police.sh", "李警員", "staff", ["police_clerk"], "TNPD-SH", None, None),
+    ("police.e1", "吳警員", "staff", ["police_clerk"], "TNPD-1", None, None),
+    ("admin", "系統管理員", "staff", ["admin"], "TB", None, None),
+]
+
+SERVICES = [
+    {
+        "key": "large_vehicle_permit",
+        "case_prefix": "LVP",
+        "name": "大型車輛行駛管制道路通行證",
+        "name_en": "Large-vehicle restricted-road permit",
+        "category": "交通",
+        "description": "大貨車、聯結車等大型車輛因興修房屋或其他工程施工、貨物運送，需於管制時段行駛市區管制道路者，"
+                       "線上申請通行證。交通局收件後會同路線行經行政區之警察分局會辦，核准後核發附 QR Code 之電子通行證。",
+        "owner_agency": "TB",
+        "application_form": "lvp_application",
+        "statutory_days": 7,
+        "bpmn": "large_vehicle_permit.bpmn",
+        "search_fields": {
+            "holder": "application['applicant']['name']",
+            "plates": "[v['plate'] for v in application['vehicles']]",
+            "districts": "sorted(set(d for s in application['route_segments'] for d in s['districts']))",
+            "start_date": "application['period']['start_date']",
+            "end_date": "application['period']['end_date']",
+        },
+    },
+]
+
+
+def seed_directory(s) -> None:
+    if s.get(Agency, "TB") is None:
+        s.add(Agency(code="TCG", name="臺南市政府", kind="city", districts=[]))
+        s.flush()
+        s.add(Agency(code="TB", name="臺南市政府交通局", kind="bureau", parent_code="TCG", districts=[]))
+        s.add(Agency(code="TNPD", name="臺南市政府警察局", kind="bureau", parent_code="TCG", districts=[]))
+        s.flush()
+        for code, (name, districts) in POLICE_SUB_BUREAUS.items():
+            s.add(Agency(code=code, name=f"臺南市政府警察局{name}", kind="police",
+                         parent_code="TNPD", districts=districts))
+        s.flush()
+
+
+def seed_users(s, password: str = DEMO_PASSWORD) -> None:
+    hashed = hash_password(password)
+    for username, name, kind, roles, agency, national_id, company_id in DEMO_USERS:
+        if s.scalar(select(User).where(User.username == username)):
+            continue
+        s.add(User(username=username, display_name=name, kind=kind, roles=roles,
+                   agency_code=agency, national_id=national_id, company_id=company_id,
+                   password_hash=hashed, email=f"{username.replace('.', '-')}@example.tw",
+                   phone="0912345678"))
+    if not s.scalar(select(User).where(User.username == "police-verify")):
+        s.add(User(username="police-verify", display_name="警察驗證系統", kind="system",
+                   roles=["permit_verifier"], api_token_hash=token_hash("demo-police-verify-token")))
+
+
+def seed_services(s) -> None:
+    for item in SERVICES:
+        fields = {k: v for k, v in item.items() if k != "bpmn"}
+        service = s.get(Service, item["key"])
+        if service is None:
+            s.add(Service(**fields))
+        else:
+            for k, v in fields.items():
+                setattr(service, k, v)
+
+
+def seed(engine: CaseEngine, bpmn_dir: Path, password: str = DEMO_PASSWORD) -> None:
+    """Idempotent: running it twice changes nothing."""
+    with transaction(engine.sessions) as s:
+        seed_directory(s)
+        seed_users(s, password)
+        seed_services(s)
+        audit.append(s, "system.seed")
+    for item in SERVICES:
+        engine.deploy(item["key"], (bpmn_dir / item["bpmn"]).read_bytes())

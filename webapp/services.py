@@ -1,0 +1,37 @@
+"""The engine and its collaborators, as the web app holds them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+import handlers
+from engine.cases import CaseEngine
+from engine.db import make_engine, make_session_factory
+from engine.forms import FormRegistry
+from engine.workflow import HandlerRegistry
+
+
+@dataclass
+class Services:
+    db: Engine
+    sessions: sessionmaker[Session]
+    engine: CaseEngine
+    forms: FormRegistry
+
+
+def build(config: dict) -> Services:
+    db = make_engine(config["DATABASE_URL"])
+    sessions = make_session_factory(db)
+    forms = FormRegistry(Path(config["FORMS_DIR"]))
+    registry = handlers.register_all(HandlerRegistry())
+    engine = CaseEngine(sessions, forms, registry, settings={
+        "public_base_url": config["PUBLIC_BASE_URL"]})
+    return Services(db, sessions, engine, forms)
+
+
+def get() -> Services:
+    return current_app.extensions["onestop"]

@@ -1,0 +1,99 @@
+"""The clerk's workbench: inbox, task pages, claim, release and decide."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from engine.db import reading, utcnow
+from engine.errors import InvalidInput
+from engine.models import HumanTask, Permit
+from reports import casefile, worklists
+
+from .. import select_locale, services, submissions
+from ..auth import current_actor, staff_required
+
+bp = Blueprint("workbench", __name__, url_prefix="/work")
+
+
+@bp.get("/inbox")
+@staff_required()
+def inbox():
+    actor = current_actor()
+    with reading(services.get().sessions) as s:
+        tasks = worklists.inbox(s, actor)
+    return render_template("workbench/inbox.html", tasks=tasks, now=utcnow())
+
+
+def _load(task_id: str):
+    """The task and its case, 404 unless the clerk may see the case."""
+    svc = services.get()
+    actor = current_actor()
+    with reading(svc.sessions) as s:
+        task = s.get(HumanTask, task_id)
+        if task is None or task.role == "applicant":
+            abort(404)
+        case = svc.engine.visible_case(s, actor, task.case_id)
+        page = {
+            "task": task,
+            "case": case,
+            "data": svc.engine.task_data(s, case),
+            "siblings": [o for o in casefile.opinions(s, case) if o.task_name == task.name
+                         and o.task_id != task.id],
+            "opinions": casefile.opinions(s, case, exclude_task_id=task.id),
+            "timeline": casefile.timeline(s, case),
+            "permit": s.scalar(select(Permit).where(Permit.case_id == case.id)),
+            "application_form": svc.forms.get(case.service.application_form),
+            "form": svc.forms.get(task.form_key) if task.form_key else None,
+            "now": utcnow(),
+        }
+    return page
+
+
+@bp.get("/tasks/<task_id>")
+@staff_required()
+def task(task_id: str):
+    page = _load(task_id)
+    form = page["form"]
+    return render_template("workbench/task.html", values=form.defaults() if form else {},
+                           errors={}, **page)
+
+
+@bp.post("/tasks/<task_id>/claim")
+@staff_required()
+def claim(task_id: str):
+    services.get().engine.claim(current_actor(), task_id,
+                                expected_revision=request.form.get("revision", type=int))
+    flash(_("已領取此工作。"), "success")
+    return redirect(url_for("workbench.task", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/release")
+@staff_required()
+def release(task_id: str):
+    services.get().engine.release(current_actor(), task_id,
+                                  expected_revision=request.form.get("revision", type=int))
+    flash(_("已將此工作退回群組工作匣。"), "success")
+    return redirect(url_for("workbench.inbox"))
+
+
+@bp.post("/tasks/<task_id>")
+@staff_required()
+def complete(task_id: str):
+    page = _load(task_id)
+    form = page["form"]
+    if form is None:
+        abort(404)
+    values, uploads = submissions.read(form)
+    try:
+        services.get().engine.complete_task(
+            current_actor(), task_id, values, uploads=uploads,
+            expected_revision=request.form.get("revision", type=int),
+            idempotency_key=request.form.get("idempotency_key") or None,
+            locale=select_locale())
+    except InvalidInput as exc:
+        return render_template("workbench/task.html", values=values, errors=exc.errors,
+                               **page), 422
+    flash(_("已完成「%(name)s」，案件 %(number)s 已送往下一階段。", name=page["task"].name,
+            number=page["case"].number), "success")
+    return redirect(url_for("workbench.inbox"))
