@@ -58,10 +58,9 @@ import operator
 import textwrap
 import tokenize
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from types import GeneratorType, NoneType
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 __all__ = [
     "EvaluationError",
@@ -85,7 +84,8 @@ MAX_POWER_BASE = 10**6
 MAX_POWER_EXPONENT = 100
 MAX_ROUND_DIGITS = 100
 CACHE_SIZE = 2048
-LOCAL_TIMEZONE = ZoneInfo("Asia/Taipei")
+# Asia/Taipei has had no daylight saving time since 1979; a fixed offset needs no tz database.
+LOCAL_TIMEZONE = timezone(timedelta(hours=8), "Asia/Taipei")
 
 _MODES = ("eval", "exec")
 
@@ -488,6 +488,24 @@ _METHODS: dict[type, dict[str, Callable[..., Any]]] = {
 
 _METHOD_NAMES = frozenset(itertools.chain.from_iterable(_METHODS.values()))
 _MUTATING_METHODS = frozenset({"append", "extend", "insert", "pop", "add"})
+_CONSTANT_COST_FUNCTIONS = frozenset({"len", "bool"})
+_RECEIVER_FREE_METHODS = frozenset({"append", "extend", "add", "get"})
+
+
+def _call_cost(name: str, is_method: bool, arguments: list[Any], result: Any) -> int:
+    """Approximate element count an allowed call touches, for the work budget."""
+    if not is_method:
+        return 0 if name in _CONSTANT_COST_FUNCTIONS else sum(map(_size, arguments)) + _size(result)
+    receiver, others = arguments[0], arguments[1:]
+    if name in _RECEIVER_FREE_METHODS or (name == "pop" and not others):
+        return sum(map(_size, others))
+    return _size(receiver) + sum(map(_size, others)) + _size(result)
+
+
+def _comparison_cost(op: type, left: Any, right: Any) -> int:
+    if op is ast.In or op is ast.NotIn:
+        return _size(right) if type(right) in _REPEATABLE_TYPES else 0
+    return min(_size(left), _size(right))
 
 
 def _method(receiver: Any, name: str) -> Callable[..., Any]:
@@ -848,13 +866,11 @@ class _Interpreter:
     # -- expressions -------------------------------------------------------
 
     def eval(self, node: ast.AST, scope: _Scope | None = None) -> Any:
-        self.steps += 1
-        if self.steps > MAX_STEPS:
-            raise EvaluationError(f"evaluation exceeded {MAX_STEPS} steps", getattr(node, "lineno", None))
         handler = _EXPRESSION_HANDLERS.get(type(node))
         if handler is None:
             raise UnsafeExpression(_refusal(node), getattr(node, "lineno", None))
         try:
+            self._step()
             return handler(self, node, scope)
         except ExpressionError as error:
             error.locate(node.lineno)
@@ -912,7 +928,7 @@ class _Interpreter:
 
     def _binary(self, op: type, left: Any, right: Any) -> Any:
         result = _BINARY_OPERATORS[op](left, right)
-        self._charge(_size(left) + _size(right) + _size(result))
+        self._charge(max(_size(left), _size(right), _size(result)))
         return _check_value(result)
 
     def _bin_op(self, node: ast.BinOp, scope: _Scope | None) -> Any:
@@ -935,7 +951,7 @@ class _Interpreter:
         result = True
         for op, comparator in zip(node.ops, node.comparators):
             right = self.eval(comparator, scope)
-            self._charge(_size(left) + _size(right))
+            self._charge(_comparison_cost(type(op), left, right))
             result = _COMPARISONS[type(op)](left, right)
             if not result:
                 return result
@@ -971,21 +987,24 @@ class _Interpreter:
 
     def _call(self, node: ast.Call, scope: _Scope | None) -> Any:
         func = node.func
-        if type(func) is ast.Attribute:
+        is_method = type(func) is ast.Attribute
+        if is_method:
+            name = func.attr
             receiver = self.eval(func.value, scope)
-            function = _method(receiver, func.attr)
+            function = _method(receiver, name)
             arguments = [receiver]
-            if func.attr in _MUTATING_METHODS:
+            if name in _MUTATING_METHODS:
                 self.mutated[id(receiver)] = receiver
         elif type(func) is ast.Name and func.id in _FUNCTIONS:
-            function = _FUNCTIONS[func.id]
+            name = func.id
+            function = _FUNCTIONS[name]
             arguments = []
         else:
             raise UnsafeExpression("only allowed functions and methods may be called")
         arguments.extend(self.eval(argument, scope) for argument in node.args)
         keywords = {keyword.arg: self.eval(keyword.value, scope) for keyword in node.keywords}
         result = function(*arguments, **keywords)
-        self._charge(sum(map(_size, arguments)) + _size(result))
+        self._charge(_call_cost(name, is_method, arguments, result))
         return _check_value(result)
 
     def _joined_str(self, node: ast.JoinedStr, scope: _Scope | None) -> str:
@@ -1000,7 +1019,6 @@ class _Interpreter:
         return "".join(parts)
 
     def _formatted(self, node: ast.FormattedValue, scope: _Scope | None) -> str:
-        self._step()
         value = self.eval(node.value, scope)
         return _text(value, "r" if node.conversion == ord("r") else "s")
 
@@ -1099,11 +1117,11 @@ class _Interpreter:
         return None
 
     def run(self, statement: ast.stmt) -> object | None:
-        self._step()
         handler = _STATEMENT_HANDLERS.get(type(statement))
         if handler is None:
             raise UnsafeExpression(_refusal(statement), statement.lineno)
         try:
+            self._step()
             return handler(self, statement)
         except ExpressionError as error:
             error.locate(statement.lineno)
@@ -1143,8 +1161,9 @@ class _Interpreter:
 
     def _combine(self, op: ast.operator, current: Any, operand: Any) -> Any:
         if type(op) is ast.Add and type(current) is list:
+            before = len(current)
             _list_extend(current, operand)
-            self._charge(len(current))
+            self._charge(len(current) - before)
             self.mutated[id(current)] = current
             return current
         return self._binary(type(op), current, operand)

@@ -187,7 +187,9 @@ class _StateConverter(BpmnWorkflowConverter):
         return dct
 
     def state_from_dict(self, dct: dict, parsed: ParsedDefinition) -> BpmnWorkflow:
-        dct = dict(dct)
+        dct = _tasks_parents_first(dict(dct))
+        dct["subprocesses"] = {k: _tasks_parents_first(dict(v))
+                               for k, v in dct.get("subprocesses", {}).items()}
         workflow = self.target_class(parsed.spec, parsed.subprocess_specs, deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
@@ -195,6 +197,27 @@ class _StateConverter(BpmnWorkflowConverter):
         self.subprocesses_from_dict(dict(dct["subprocesses"]), workflow)
         workflow.bpmn_events = self.registry.restore(dct.get("bpmn_events", []))
         return workflow
+
+
+def _tasks_parents_first(dct: dict) -> dict:
+    """Order ``tasks`` so every parent precedes its children.
+
+    SpiffWorkflow restores a task's data as a delta over its parent's, so the
+    parent must be restored first; JSONB does not keep the key order it was given.
+    """
+    tasks = dct["tasks"]
+    ordered: dict = {}
+    stack = [dct["root"]]
+    while stack:
+        task_id = stack.pop()
+        if task_id in ordered or task_id not in tasks:
+            continue
+        ordered[task_id] = tasks[task_id]
+        stack.extend(reversed(tasks[task_id]["children"]))
+    for task_id, task in tasks.items():
+        ordered.setdefault(task_id, task)
+    dct["tasks"] = ordered
+    return dct
 
 
 _registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)

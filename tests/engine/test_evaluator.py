@@ -107,6 +107,18 @@ def test_date_diff_days_refuses_non_dates():
         evaluate("date_diff_days('yesterday', today())", {})
 
 
+def test_growing_a_list_in_a_loop_is_not_throttled():
+    names = {}
+    execute("items = []\nseen = set()\nfor i in range(10000):\n    items.append(i)\n    seen.add(i)\n"
+            "    ok = i in seen and len(items) > 0\n", names)
+    assert len(names["items"]) == 10000
+
+
+def test_values_nested_too_deeply_fail_cleanly():
+    with pytest.raises(EvaluationError, match="nested too deeply"):
+        execute("a = []\nfor i in range(5000):\n    a = [a]\n", {})
+
+
 def test_comprehension_variables_do_not_leak():
     names = {"items": [1, 2], "item": "outer"}
     assert evaluate("[item * 10 for item in items] + [item]", names) == [10, 20, "outer"]

@@ -1,0 +1,474 @@
+"""Benchmark of the case engine on the large-vehicle permit flow.
+
+The flow: the applicant starts a case, the traffic clerk accepts it for
+co-signing, the two police sub-bureaus on the route (永康區 -> TNPD-YK,
+新市區 -> TNPD-SH) co-sign in parallel, the clerk approves and the permit is
+issued. That is one start, four claims and four task completions per case.
+
+Two measurements in the same run:
+
+* persisted -- for each database (SQLite in a temporary directory; PostgreSQL
+  when reachable) the schema is migrated, the demo data seeded, and N cases run
+  through ``CaseEngine.start_case`` / ``claim`` / ``complete_task`` as the demo
+  users would. Every command call is timed on its own; the wall clock over all
+  N cases (including the look-ups of which task is open) gives cases per second.
+* in-memory -- the same cases with SpiffWorkflow alone: per completion, JSON
+  text -> dict -> ``load_state``, set the task data, run the task and the
+  engine steps, list the ready user tasks, ``dump_state`` -> JSON text. Service
+  tasks use offline handlers that return what the real ones return.
+
+The headline is the median time per task completion, persisted against
+in-memory, and its ratio.
+
+Run:
+
+    .venv/bin/python bench/engine_bench.py [--cases 200] [--profile]
+        [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/onestop_bench]
+
+The PostgreSQL database named in the URL is dropped and recreated at the start
+and dropped at the end. ``--profile`` additionally profiles a batch of
+persisted cases per database with cProfile and prints the top entries to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import itertools
+import json
+import os
+import pstats
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
+from werkzeug.datastructures import MultiDict  # noqa: E402
+
+from engine.access import Actor  # noqa: E402
+from engine.db import reading  # noqa: E402
+from engine.documents import Upload  # noqa: E402
+from engine.forms import FormRegistry, UploadInfo  # noqa: E402
+from engine.migrate import upgrade  # noqa: E402
+from engine.models import Case, HumanTask, Permit, User  # noqa: E402
+from engine.workflow import (  # noqa: E402
+    ParsedDefinition,
+    RestrictedScriptEngine,
+    dump_state,
+    load_state,
+    new_workflow,
+    parse_definition,
+    ready_user_tasks,
+    task_properties,
+)
+from tests.factories import PDF, PNG, application_form  # noqa: E402
+from webapp import services  # noqa: E402
+from webapp.seed import POLICE_SUB_BUREAUS, seed  # noqa: E402
+
+SERVICE = "large_vehicle_permit"
+BPMN_DIR = ROOT / "bpmn"
+BPMN = BPMN_DIR / "large_vehicle_permit.bpmn"
+FORMS_DIR = ROOT / "forms"
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/onestop_bench"
+WARMUP_CASES = 3
+PROGRESS_EVERY = 50
+PROFILE_CASES = 50
+COMPLETIONS_PER_CASE = 4
+
+APPLICANT = "company"
+CLERK = "tb.clerk"
+COSIGNER_BY_AGENCY = {"TNPD-YK": "police.yk", "TNPD-SH": "police.sh"}
+USERNAMES = [APPLICANT, CLERK, *COSIGNER_BY_AGENCY.values()]
+
+T = TypeVar("T")
+
+
+# -- shared inputs ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the users submit: the application with its uploads, and each task form's data."""
+
+    application: dict
+    uploads: dict[str, Upload]
+    submitted: dict[str, dict]  # form key -> data as Form.parse would produce it
+
+
+def build_inputs(forms: FormRegistry) -> Inputs:
+    uploads = {
+        "attachments-contract": Upload("attachments-contract", "contract.pdf", PDF),
+        "attachments-route_map": Upload("attachments-route_map", "route.png", PNG),
+    }
+    infos = {name: UploadInfo(u.filename, u.content_type, u.size) for name, u in uploads.items()}
+    application = forms.get("lvp_application").parse(MultiDict(application_form()), infos)
+    conditions = forms.get("lvp_decision").defaults()["conditions"]
+    submitted = {
+        "lvp_intake": {"decision": "cosign"},
+        "lvp_cosign": {"opinion": "agree", "comment": "無意見"},
+        "lvp_decision": {"decision": "approve", "conditions": conditions},
+    }
+    for key, data in submitted.items():
+        errors = forms.get(key).validate(data)
+        if errors:
+            raise SystemExit(f"sample data for {key} is invalid: {errors}")
+    return Inputs(application, uploads, submitted)
+
+
+# -- timing ----------------------------------------------------------------
+
+@dataclass
+class Timings:
+    """Milliseconds per call, by command, and the wall clock of the measured cases."""
+
+    start: list[float] = field(default_factory=list)
+    claim: list[float] = field(default_factory=list)
+    complete: list[float] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    cases: int = 0
+
+    @property
+    def cases_per_second(self) -> float:
+        return self.cases / self.wall_seconds if self.wall_seconds else 0.0
+
+
+def timed(samples: list[float], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    samples.append((time.perf_counter() - started) * 1000.0)
+    return result
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples) if samples else float("nan")
+
+
+def progress(label: str, done: int, total: int) -> None:
+    if done % PROGRESS_EVERY == 0 or done == total:
+        print(f"  {label}: {done}/{total} cases", file=sys.stderr, flush=True)
+
+
+def run_cases(label: str, n: int, run_case: Callable[[Timings], None]) -> Timings:
+    """A short warm-up, then ``n`` measured cases under one wall clock."""
+    warmup = Timings()
+    for _ in range(WARMUP_CASES):
+        run_case(warmup)
+    timings = Timings()
+    started = time.perf_counter()
+    for i in range(1, n + 1):
+        run_case(timings)
+        timings.cases = i
+        progress(label, i, n)
+    timings.wall_seconds = time.perf_counter() - started
+    return timings
+
+
+# -- persisted: the case engine on a database ------------------------------
+
+@dataclass(frozen=True)
+class OpenTask:
+    id: str
+    agency_code: str | None
+
+
+class PersistedFlow:
+    """Drives the permit flow through the engine's commands as the demo users."""
+
+    def __init__(self, svc: services.Services, inputs: Inputs) -> None:
+        self.engine = svc.engine
+        self.sessions = svc.sessions
+        self.inputs = inputs
+        self.actors = load_actors(svc)
+
+    def run_case(self, t: Timings) -> None:
+        started = timed(t.start, self.engine.start_case, self.actors[APPLICANT], SERVICE,
+                        self.inputs.application, uploads=self.inputs.uploads)
+        case_id = started.case_id
+        (intake,) = self.open_tasks(case_id)
+        self.work(t, CLERK, intake, "lvp_intake")
+        cosigns = self.open_tasks(case_id)
+        if len(cosigns) != len(COSIGNER_BY_AGENCY):
+            raise RuntimeError(f"expected {len(COSIGNER_BY_AGENCY)} co-sign tasks, got {cosigns}")
+        for task in cosigns:
+            self.work(t, COSIGNER_BY_AGENCY[task.agency_code], task, "lvp_cosign")
+        (decide,) = self.open_tasks(case_id)
+        self.work(t, CLERK, decide, "lvp_decision")
+
+    def work(self, t: Timings, username: str, task: OpenTask, form_key: str) -> None:
+        actor = self.actors[username]
+        timed(t.claim, self.engine.claim, actor, task.id)
+        timed(t.complete, self.engine.complete_task, actor, task.id, self.inputs.submitted[form_key])
+
+    def open_tasks(self, case_id: str) -> list[OpenTask]:
+        with reading(self.sessions) as s:
+            rows = s.execute(
+                select(HumanTask.id, HumanTask.agency_code)
+                .where(HumanTask.case_id == case_id, HumanTask.status == "open")
+                .order_by(HumanTask.agency_code)
+            ).all()
+        return [OpenTask(row.id, row.agency_code) for row in rows]
+
+    def check_outcome(self, expected: int) -> None:
+        """Every case must have ended approved with a permit issued."""
+        with reading(self.sessions) as s:
+            approved = s.scalar(select(func.count()).select_from(Case).where(
+                Case.status == "closed", Case.outcome == "approved"))
+            permits = s.scalar(select(func.count()).select_from(Permit))
+        if approved != expected or permits != expected:
+            raise RuntimeError(f"expected {expected} approved cases with permits, "
+                               f"found {approved} approved and {permits} permits")
+
+
+def load_actors(svc: services.Services) -> dict[str, Actor]:
+    with reading(svc.sessions) as s:
+        users = s.scalars(select(User).where(User.username.in_(USERNAMES))).all()
+        return {u.username: Actor.from_user(u, ip="127.0.0.1") for u in users}
+
+
+def build_services(url: str) -> services.Services:
+    upgrade(url)
+    svc = services.build({"DATABASE_URL": url, "FORMS_DIR": str(FORMS_DIR),
+                          "PUBLIC_BASE_URL": "http://onestop.bench"})
+    seed(svc.engine, BPMN_DIR)
+    return svc
+
+
+@dataclass
+class PersistedResult:
+    name: str
+    timings: Timings
+    profile: str | None = None
+
+
+def bench_database(name: str, url: str, n: int, inputs: Inputs, profile: bool) -> PersistedResult:
+    print(f"{name}: migrate and seed", file=sys.stderr, flush=True)
+    svc = build_services(url)
+    try:
+        flow = PersistedFlow(svc, inputs)
+        timings = run_cases(f"{name} persisted", n, flow.run_case)
+        flow.check_outcome(n + WARMUP_CASES)
+        report = profile_cases(flow, min(n, PROFILE_CASES)) if profile else None
+        return PersistedResult(name, timings, report)
+    finally:
+        svc.db.dispose()
+
+
+def profile_cases(flow: PersistedFlow, n: int) -> str:
+    profiler = cProfile.Profile()
+    scratch = Timings()
+    profiler.enable()
+    for _ in range(n):
+        flow.run_case(scratch)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    out.write(f"{n} cases, sorted by cumulative time\n")
+    stats.sort_stats("cumulative").print_stats(25)
+    out.write(f"{n} cases, sorted by own time\n")
+    stats.sort_stats("tottime").print_stats(15)
+    return out.getvalue()
+
+
+@contextmanager
+def sqlite_url() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="onestop-bench-") as tmp:
+        yield f"sqlite:///{Path(tmp) / 'onestop.db'}"
+
+
+@contextmanager
+def postgres_url(url: str) -> Iterator[str | None]:
+    """A freshly created database at ``url``, or ``None`` when the server is unreachable."""
+    base, name = url.rsplit("/", 1)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise SystemExit(f"unsupported database name {name!r}")
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT",
+                          connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        print(f"postgresql: skipped, server not reachable ({reason})", file=sys.stderr)
+        yield None
+        return
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# -- in-memory: SpiffWorkflow alone ----------------------------------------
+
+DISTRICT_UNITS = {d: code for code, (_, districts) in POLICE_SUB_BUREAUS.items() for d in districts}
+
+
+def offline_handlers() -> Callable[[str, dict, dict], Any]:
+    """Service-task results shaped like the real handlers', without a database."""
+    numbers = itertools.count(1)
+
+    def call(operation: str, params: dict, data: dict) -> Any:
+        if operation == "directory.police_for_districts":
+            return sorted({DISTRICT_UNITS[d] for d in params["districts"]})
+        if operation == "permit.issue":
+            return {"number": f"LVP-2025-{next(numbers):06d}"}
+        raise LookupError(f"no offline handler for {operation!r}")
+
+    return call
+
+
+def stored_application(inputs: Inputs) -> dict:
+    """The application as the engine keeps it: uploads replaced by document descriptors."""
+    application = json.loads(json.dumps(inputs.application))
+    for i, (name, upload) in enumerate(sorted(inputs.uploads.items())):
+        key = name.split("-", 1)[1]
+        application["attachments"][key] = {
+            "document_id": f"{i:032x}",
+            "filename": upload.filename,
+            "content_type": upload.content_type,
+            "size": upload.size,
+            "upload": None,
+        }
+    return application
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    id: UUID
+    form_key: str
+    result_key: str | None
+
+
+def ready_tasks(workflow) -> list[ReadyTask]:
+    found = []
+    for task in ready_user_tasks(workflow):
+        props = task_properties(task)
+        found.append(ReadyTask(task.id, props["formKey"], props.get("resultKey")))
+    return found
+
+
+def run_engine_steps(workflow) -> None:
+    """What ``CaseEngine._run`` does after a change."""
+    workflow.do_engine_steps()
+    workflow.refresh_waiting_tasks()
+    workflow.do_engine_steps()
+
+
+class InMemoryFlow:
+    """The same cases with SpiffWorkflow only; the state travels as JSON text between steps."""
+
+    def __init__(self, forms: FormRegistry, inputs: Inputs) -> None:
+        self.parsed: ParsedDefinition = parse_definition(BPMN.read_bytes())
+        self.script_engine = RestrictedScriptEngine(offline_handlers())
+        self.application = stored_application(inputs)
+        self.results = {  # what complete_task stores: every form property, None when absent
+            key: {name: data.get(name) for name in forms.get(key).schema["properties"]}
+            for key, data in inputs.submitted.items()
+        }
+
+    def run_case(self, t: Timings) -> None:
+        stored, ready = timed(t.start, self.start)
+        while ready:  # the second co-sign task is still listed after the first is done
+            stored, ready = timed(t.complete, self.complete, stored, ready[0])
+        if json.loads(stored)["data"].get("outcome") != "approved":
+            raise RuntimeError("in-memory case did not end approved")
+
+    def start(self) -> tuple[str, list[ReadyTask]]:
+        workflow = new_workflow(self.parsed, self.script_engine)
+        workflow.task_tree.data.update({"application": self.application, "previous": None})
+        run_engine_steps(workflow)
+        ready = ready_tasks(workflow)
+        return json.dumps(dump_state(workflow)), ready
+
+    def complete(self, stored: str, task: ReadyTask) -> tuple[str, list[ReadyTask]]:
+        workflow = load_state(json.loads(stored), self.parsed, self.script_engine)
+        spiff_task = workflow.get_task_from_id(task.id)
+        result = dict(self.results[task.form_key])
+        if task.result_key:
+            spiff_task.data[task.result_key] = result
+        else:
+            spiff_task.data.update(result)
+        spiff_task.run()
+        run_engine_steps(workflow)
+        ready = ready_tasks(workflow)
+        return json.dumps(dump_state(workflow)), ready
+
+
+# -- report ----------------------------------------------------------------
+
+def print_report(results: list[PersistedResult], memory: Timings) -> None:
+    in_memory = median(memory.complete)
+    for r in results:
+        persisted = median(r.timings.complete)
+        print(f"{r.name}: persisted {persisted:.1f} ms, in-memory {in_memory:.1f} ms, "
+              f"ratio {persisted / in_memory:.2f}")
+    for r in results:
+        t = r.timings
+        print(f"{r.name}: {t.cases_per_second:.1f} cases/s "
+              f"({t.cases} cases, {len(t.complete)} task completions)")
+    for r in results:
+        t = r.timings
+        print(f"{r.name}: medians start {median(t.start):.1f} ms, claim {median(t.claim):.1f} ms, "
+              f"complete p90 {percentile(t.complete, 90):.1f} ms")
+    print(f"in-memory: medians start {median(memory.start):.1f} ms, complete {in_memory:.2f} ms, "
+          f"{memory.cases_per_second:.1f} cases/s")
+
+
+def percentile(samples: list[float], pct: int) -> float:
+    return statistics.quantiles(samples, n=100)[pct - 1] if len(samples) > 1 else median(samples)
+
+
+def print_profiles(results: list[PersistedResult]) -> None:
+    for r in results:
+        if r.profile:
+            print(f"\n===== {r.name}: where persisted time goes =====", file=sys.stderr)
+            print(r.profile, file=sys.stderr)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=200, help="cases per measurement (default 200)")
+    parser.add_argument("--profile", action="store_true",
+                        help=f"also profile {PROFILE_CASES} persisted cases per database (stderr)")
+    parser.add_argument("--postgres-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG_URL),
+                        help="database to drop, recreate and use (default %(default)s)")
+    args = parser.parse_args(argv)
+    if args.cases < 1:
+        parser.error("--cases must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    forms = FormRegistry(FORMS_DIR)
+    inputs = build_inputs(forms)
+
+    memory = run_cases("in-memory", args.cases, InMemoryFlow(forms, inputs).run_case)
+
+    results = []
+    with sqlite_url() as url:
+        results.append(bench_database("sqlite", url, args.cases, inputs, args.profile))
+    with postgres_url(args.postgres_url) as url:
+        if url is not None:
+            results.append(bench_database("postgresql", url, args.cases, inputs, args.profile))
+
+    print_profiles(results)
+    print_report(results, memory)
+
+
+if __name__ == "__main__":
+    main()
