@@ -95,8 +95,9 @@ def draft(draft_id: str):
             related_case_id=related, extra_data=extra, locale=select_locale(),
             idempotency_key=request.form.get("idempotency_key") or None)
     except InvalidInput as exc:
+        acceptable = {k: u for k, u in uploads.items() if k not in exc.errors}
         with transaction(svc.sessions) as s:
-            kept = drafts.save(s, actor, draft_id, data, form, uploads)
+            kept = drafts.save(s, actor, draft_id, data, form, acceptable)
             data = kept.data
         flash(_("申請資料有 %(n)d 處需要修正，請查看標示的欄位。", n=len(exc.errors)), "error")
         return render_template("portal/apply.html", service=service, form=form, data=data,
@@ -224,4 +225,5 @@ def permit_pdf(number: str):
         verify_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for(
             "verify.permit", token=permit.verify_token)
         pdf = permits.render(permit, verify_url)
-    return send_file(BytesIO(pdf), mimetype="application/pdf", download_name=f"{number}.pdf")
+    return send_file(BytesIO(pdf), mimetype="application/pdf", download_name=f"{number}.pdf",
+                     as_attachment=True)
