@@ -27,6 +27,8 @@ from typing import Any, Protocol
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
+from .masking import mask_id
+
 __all__ = [
     "FORM_ERROR_KEY",
     "FORMAT_CHECKER",
@@ -61,6 +63,7 @@ UI_KEYS = frozenset(
         "ui:transform",
         "ui:autocomplete",
         "ui:rows",
+        "ui:mask",
     }
 )
 WIDGETS = frozenset(
@@ -548,10 +551,17 @@ class Field:
             return value
         return None
 
-    def display(self, value: Any, locale: Any = "zh_TW") -> str:
-        """Read-only text for a value: enum codes become labels."""
+    @property
+    def masked(self) -> bool:
+        """Identifiers marked ``ui:mask`` are shown masked unless a reveal is asked for."""
+        return self.ui.get("ui:mask") == "id"
+
+    def display(self, value: Any, locale: Any = "zh_TW", reveal: bool = False) -> str:
+        """Read-only text for a value: enum codes become labels, identifiers are masked."""
         if value is None or value == "" or value == []:
             return ""
+        if self.masked and not reveal:
+            return mask_id(self.text_value(value))
         if self.kind == "attachment":
             return str(value.get("filename", "")) if isinstance(value, Mapping) else ""
         if isinstance(value, bool):
@@ -562,8 +572,8 @@ class Field:
             return self.option_label(value, locale)
         return self.text_value(value)
 
-    def lines(self, value: Any, locale: Any = "zh_TW") -> list[str]:
-        return self.display(value, locale).splitlines()
+    def lines(self, value: Any, locale: Any = "zh_TW", reveal: bool = False) -> list[str]:
+        return self.display(value, locale, reveal).splitlines()
 
 
 def _build_fields(schema: Mapping, ui: Mapping) -> tuple[Field, ...]:

@@ -81,3 +81,19 @@ def test_sign_in_is_audited_and_wrong_password_refused(app):
         results = [e.result for e in s.scalars(select(AuditEvent).where(
             AuditEvent.action == "auth.sign_in"))]
     assert results == ["failed"]
+
+
+def test_identifiers_are_masked_until_a_clerk_reveals_them(app, login):
+    company = login("company")
+    case_id, number = submit_application(company)
+    assert "53212539" not in company.get(f"/my/cases/{case_id}").get_data(as_text=True)
+    clerk = login("tb.clerk")
+    task_id = inbox_task(clerk, number)
+    page = clerk.get(f"/work/tasks/{task_id}").get_data(as_text=True)
+    assert "5321****" in page and "53212539" not in page
+    revealed = clerk.get(f"/work/tasks/{task_id}?reveal=1").get_data(as_text=True)
+    assert "53212539" in revealed
+    with app.app_context(), reading(services.get().sessions) as s:
+        reveals = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "case.reveal_identifier", AuditEvent.case_id == case_id)).all()
+    assert len(reveals) == 1

@@ -5,7 +5,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine.db import reading, utcnow
+from engine import audit
+from engine.db import reading, transaction, utcnow
 from engine.errors import InvalidInput
 from engine.models import HumanTask, Permit
 from reports import casefile, worklists
@@ -55,8 +56,15 @@ def _load(task_id: str):
 def task(task_id: str):
     page = _load(task_id)
     form = page["form"]
+    reveal = request.args.get("reveal") == "1"
+    if reveal:
+        actor = current_actor()
+        with transaction(services.get().sessions) as s:
+            audit.append(s, "case.reveal_identifier", actor_id=actor.user_id,
+                         case_id=page["case"].id, ip=actor.ip, purpose="case review",
+                         detail={"task_id": task_id})
     return render_template("workbench/task.html", values=form.defaults() if form else {},
-                           errors={}, **page)
+                           errors={}, reveal=reveal, **page)
 
 
 @bp.post("/tasks/<task_id>/claim")
