@@ -25,10 +25,10 @@ system-deps:
 	@$(PIP) install -q -e '.[test]'
 	@touch $@
 
-$(VENDOR)/.installed: package.json
+$(VENDOR)/.installed: package.json package-lock.json
 	@echo "Installing browser assets from npm…"
 	@npm install --no-audit --no-fund --loglevel=error
-	@mkdir -p $(VENDOR)
+	@rm -rf $(VENDOR) && mkdir -p $(VENDOR)
 	@cp -r node_modules/bpmn-js/dist $(VENDOR)/bpmn-js
 	@cp -r node_modules/leaflet/dist $(VENDOR)/leaflet
 	@cp node_modules/leaflet.heat/dist/leaflet-heat.js $(VENDOR)/leaflet-heat.js
