@@ -27,7 +27,7 @@ system-deps:
 
 $(VENDOR)/.installed: package.json package-lock.json
 	@echo "Installing browser assets from npm…"
-	@npm install --no-audit --no-fund --loglevel=error
+	@npm ci --no-audit --no-fund --loglevel=error
 	@rm -rf $(VENDOR) && mkdir -p $(VENDOR)
 	@cp -r node_modules/bpmn-js/dist $(VENDOR)/bpmn-js
 	@cp -r node_modules/leaflet/dist $(VENDOR)/leaflet

@@ -5,29 +5,32 @@ co-signing, the two police sub-bureaus on the route (永康區 -> TNPD-YK,
 新市區 -> TNPD-SH) co-sign in parallel, the clerk approves and the permit is
 issued. That is one start, four claims and four task completions per case.
 
-Two measurements in the same run:
+Two measurements, interleaved case by case so that both see the same load:
 
 * persisted -- for each database (SQLite in a temporary directory; PostgreSQL
   when reachable) the schema is migrated, the demo data seeded, and N cases run
   through ``CaseEngine.start_case`` / ``claim`` / ``complete_task`` as the demo
-  users would. Every command call is timed on its own; the wall clock over all
-  N cases (including the look-ups of which task is open) gives cases per second.
+  users would. Every command call is timed on its own and the SQL statements
+  it sends are counted (BEGIN and COMMIT excluded). Cases per second is N over
+  the summed wall-clock time of the N cases, which includes looking up the open
+  tasks between commands.
 * in-memory -- the same cases with SpiffWorkflow alone: per completion, JSON
   text -> dict -> ``load_state``, set the task data, run the task and the
   engine steps, list the ready user tasks, ``dump_state`` -> JSON text. Service
   tasks use offline handlers that return what the real ones return.
 
 The headline is the median time per task completion, persisted against
-in-memory, and its ratio.
+in-memory, and its ratio. A few warm-up cases precede each measurement.
 
 Run:
 
     .venv/bin/python bench/engine_bench.py [--cases 200] [--profile]
         [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/onestop_bench]
 
-The PostgreSQL database named in the URL is dropped and recreated at the start
-and dropped at the end. ``--profile`` additionally profiles a batch of
-persisted cases per database with cProfile and prints the top entries to stderr.
+The PostgreSQL database named in the URL (also read from BENCH_DATABASE_URL) is
+dropped and recreated at the start and dropped at the end. Progress goes to
+stderr; ``--profile`` also profiles a batch of further persisted cases per
+database with cProfile and prints the top entries to stderr.
 """
 from __future__ import annotations
 
@@ -53,7 +56,7 @@ from uuid import UUID
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 from werkzeug.datastructures import MultiDict  # noqa: E402
 
@@ -85,7 +88,6 @@ DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/onestop_bench"
 WARMUP_CASES = 3
 PROGRESS_EVERY = 50
 PROFILE_CASES = 50
-COMPLETIONS_PER_CASE = 4
 
 APPLICANT = "company"
 CLERK = "tb.clerk"
@@ -130,17 +132,22 @@ def build_inputs(forms: FormRegistry) -> Inputs:
 
 @dataclass
 class Timings:
-    """Milliseconds per call, by command, and the wall clock of the measured cases."""
+    """Milliseconds per call by command, SQL statements per call, and time spent on whole cases."""
 
     start: list[float] = field(default_factory=list)
     claim: list[float] = field(default_factory=list)
     complete: list[float] = field(default_factory=list)
-    wall_seconds: float = 0.0
+    statements: dict[str, list[int]] = field(default_factory=dict)
+    case_seconds: float = 0.0
     cases: int = 0
 
     @property
     def cases_per_second(self) -> float:
-        return self.cases / self.wall_seconds if self.wall_seconds else 0.0
+        return self.cases / self.case_seconds if self.case_seconds else 0.0
+
+    def statements_per_call(self, command: str) -> float:
+        counts = self.statements.get(command, [])
+        return sum(counts) / len(counts) if counts else 0.0
 
 
 def timed(samples: list[float], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -154,162 +161,36 @@ def median(samples: list[float]) -> float:
     return statistics.median(samples) if samples else float("nan")
 
 
-def progress(label: str, done: int, total: int) -> None:
-    if done % PROGRESS_EVERY == 0 or done == total:
-        print(f"  {label}: {done}/{total} cases", file=sys.stderr, flush=True)
+def percentile(samples: list[float], pct: int) -> float:
+    return statistics.quantiles(samples, n=100)[pct - 1] if len(samples) > 1 else median(samples)
 
 
-def run_cases(label: str, n: int, run_case: Callable[[Timings], None]) -> Timings:
-    """A short warm-up, then ``n`` measured cases under one wall clock."""
-    warmup = Timings()
-    for _ in range(WARMUP_CASES):
-        run_case(warmup)
-    timings = Timings()
+CaseRunner = Callable[[Timings], None]
+
+
+def run_timed_case(run_case: CaseRunner, timings: Timings) -> None:
     started = time.perf_counter()
+    run_case(timings)
+    timings.case_seconds += time.perf_counter() - started
+    timings.cases += 1
+
+
+def measure(label: str, n: int, runners: dict[str, CaseRunner]) -> dict[str, Timings]:
+    """A short warm-up, then ``n`` rounds of one case per runner, in turn.
+
+    Interleaving keeps the compared runners under the same machine load; each
+    case is timed on its own and the case times are summed for cases per second.
+    """
+    for run_case in runners.values():
+        for _ in range(WARMUP_CASES):
+            run_case(Timings())
+    timings = {name: Timings() for name in runners}
     for i in range(1, n + 1):
-        run_case(timings)
-        timings.cases = i
-        progress(label, i, n)
-    timings.wall_seconds = time.perf_counter() - started
+        for name, run_case in runners.items():
+            run_timed_case(run_case, timings[name])
+        if i % PROGRESS_EVERY == 0 or i == n:
+            print(f"  {label}: {i}/{n} cases", file=sys.stderr, flush=True)
     return timings
-
-
-# -- persisted: the case engine on a database ------------------------------
-
-@dataclass(frozen=True)
-class OpenTask:
-    id: str
-    agency_code: str | None
-
-
-class PersistedFlow:
-    """Drives the permit flow through the engine's commands as the demo users."""
-
-    def __init__(self, svc: services.Services, inputs: Inputs) -> None:
-        self.engine = svc.engine
-        self.sessions = svc.sessions
-        self.inputs = inputs
-        self.actors = load_actors(svc)
-
-    def run_case(self, t: Timings) -> None:
-        started = timed(t.start, self.engine.start_case, self.actors[APPLICANT], SERVICE,
-                        self.inputs.application, uploads=self.inputs.uploads)
-        case_id = started.case_id
-        (intake,) = self.open_tasks(case_id)
-        self.work(t, CLERK, intake, "lvp_intake")
-        cosigns = self.open_tasks(case_id)
-        if len(cosigns) != len(COSIGNER_BY_AGENCY):
-            raise RuntimeError(f"expected {len(COSIGNER_BY_AGENCY)} co-sign tasks, got {cosigns}")
-        for task in cosigns:
-            self.work(t, COSIGNER_BY_AGENCY[task.agency_code], task, "lvp_cosign")
-        (decide,) = self.open_tasks(case_id)
-        self.work(t, CLERK, decide, "lvp_decision")
-
-    def work(self, t: Timings, username: str, task: OpenTask, form_key: str) -> None:
-        actor = self.actors[username]
-        timed(t.claim, self.engine.claim, actor, task.id)
-        timed(t.complete, self.engine.complete_task, actor, task.id, self.inputs.submitted[form_key])
-
-    def open_tasks(self, case_id: str) -> list[OpenTask]:
-        with reading(self.sessions) as s:
-            rows = s.execute(
-                select(HumanTask.id, HumanTask.agency_code)
-                .where(HumanTask.case_id == case_id, HumanTask.status == "open")
-                .order_by(HumanTask.agency_code)
-            ).all()
-        return [OpenTask(row.id, row.agency_code) for row in rows]
-
-    def check_outcome(self, expected: int) -> None:
-        """Every case must have ended approved with a permit issued."""
-        with reading(self.sessions) as s:
-            approved = s.scalar(select(func.count()).select_from(Case).where(
-                Case.status == "closed", Case.outcome == "approved"))
-            permits = s.scalar(select(func.count()).select_from(Permit))
-        if approved != expected or permits != expected:
-            raise RuntimeError(f"expected {expected} approved cases with permits, "
-                               f"found {approved} approved and {permits} permits")
-
-
-def load_actors(svc: services.Services) -> dict[str, Actor]:
-    with reading(svc.sessions) as s:
-        users = s.scalars(select(User).where(User.username.in_(USERNAMES))).all()
-        return {u.username: Actor.from_user(u, ip="127.0.0.1") for u in users}
-
-
-def build_services(url: str) -> services.Services:
-    upgrade(url)
-    svc = services.build({"DATABASE_URL": url, "FORMS_DIR": str(FORMS_DIR),
-                          "PUBLIC_BASE_URL": "http://onestop.bench"})
-    seed(svc.engine, BPMN_DIR)
-    return svc
-
-
-@dataclass
-class PersistedResult:
-    name: str
-    timings: Timings
-    profile: str | None = None
-
-
-def bench_database(name: str, url: str, n: int, inputs: Inputs, profile: bool) -> PersistedResult:
-    print(f"{name}: migrate and seed", file=sys.stderr, flush=True)
-    svc = build_services(url)
-    try:
-        flow = PersistedFlow(svc, inputs)
-        timings = run_cases(f"{name} persisted", n, flow.run_case)
-        flow.check_outcome(n + WARMUP_CASES)
-        report = profile_cases(flow, min(n, PROFILE_CASES)) if profile else None
-        return PersistedResult(name, timings, report)
-    finally:
-        svc.db.dispose()
-
-
-def profile_cases(flow: PersistedFlow, n: int) -> str:
-    profiler = cProfile.Profile()
-    scratch = Timings()
-    profiler.enable()
-    for _ in range(n):
-        flow.run_case(scratch)
-    profiler.disable()
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    out.write(f"{n} cases, sorted by cumulative time\n")
-    stats.sort_stats("cumulative").print_stats(25)
-    out.write(f"{n} cases, sorted by own time\n")
-    stats.sort_stats("tottime").print_stats(15)
-    return out.getvalue()
-
-
-@contextmanager
-def sqlite_url() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="onestop-bench-") as tmp:
-        yield f"sqlite:///{Path(tmp) / 'onestop.db'}"
-
-
-@contextmanager
-def postgres_url(url: str) -> Iterator[str | None]:
-    """A freshly created database at ``url``, or ``None`` when the server is unreachable."""
-    base, name = url.rsplit("/", 1)
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise SystemExit(f"unsupported database name {name!r}")
-    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT",
-                          connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        print(f"postgresql: skipped, server not reachable ({reason})", file=sys.stderr)
-        yield None
-        return
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # -- in-memory: SpiffWorkflow alone ----------------------------------------
@@ -408,31 +289,185 @@ class InMemoryFlow:
         return json.dumps(dump_state(workflow)), ready
 
 
+# -- persisted: the case engine on a database ------------------------------
+
+@dataclass(frozen=True)
+class OpenTask:
+    id: str
+    agency_code: str | None
+
+
+class PersistedFlow:
+    """Drives the permit flow through the engine's commands as the demo users."""
+
+    def __init__(self, svc: services.Services, inputs: Inputs) -> None:
+        self.engine = svc.engine
+        self.sessions = svc.sessions
+        self.inputs = inputs
+        self.actors = load_actors(svc)
+        self.sent = 0  # SQL statements sent so far, not counting BEGIN and COMMIT
+        event.listen(svc.db, "before_cursor_execute", self._count_statement)
+
+    def _count_statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.startswith("BEGIN"):
+            self.sent += 1
+
+    def run_case(self, t: Timings) -> None:
+        started = self.command(t, "start", t.start, self.engine.start_case, self.actors[APPLICANT],
+                               SERVICE, self.inputs.application, uploads=self.inputs.uploads)
+        case_id = started.case_id
+        (intake,) = self.open_tasks(case_id)
+        self.work(t, CLERK, intake, "lvp_intake")
+        cosigns = self.open_tasks(case_id)
+        if len(cosigns) != len(COSIGNER_BY_AGENCY):
+            raise RuntimeError(f"expected {len(COSIGNER_BY_AGENCY)} co-sign tasks, got {cosigns}")
+        for task in cosigns:
+            self.work(t, COSIGNER_BY_AGENCY[task.agency_code], task, "lvp_cosign")
+        (decide,) = self.open_tasks(case_id)
+        self.work(t, CLERK, decide, "lvp_decision")
+
+    def work(self, t: Timings, username: str, task: OpenTask, form_key: str) -> None:
+        actor = self.actors[username]
+        self.command(t, "claim", t.claim, self.engine.claim, actor, task.id)
+        self.command(t, "complete", t.complete, self.engine.complete_task, actor, task.id,
+                     self.inputs.submitted[form_key])
+
+    def command(self, t: Timings, name: str, samples: list[float], fn: Callable[..., T],
+                *args: Any, **kwargs: Any) -> T:
+        """Run one engine command, timing it and counting the SQL statements it sends."""
+        before = self.sent
+        result = timed(samples, fn, *args, **kwargs)
+        t.statements.setdefault(name, []).append(self.sent - before)
+        return result
+
+    def open_tasks(self, case_id: str) -> list[OpenTask]:
+        """What the inbox would show for the case; not part of any timed command."""
+        with reading(self.sessions) as s:
+            rows = s.execute(
+                select(HumanTask.id, HumanTask.agency_code)
+                .where(HumanTask.case_id == case_id, HumanTask.status == "open")
+                .order_by(HumanTask.agency_code)
+            ).all()
+        return [OpenTask(row.id, row.agency_code) for row in rows]
+
+    def check_outcome(self, expected: int) -> None:
+        """Every case must have ended approved with a permit issued."""
+        with reading(self.sessions) as s:
+            approved = s.scalar(select(func.count()).select_from(Case).where(
+                Case.status == "closed", Case.outcome == "approved"))
+            permits = s.scalar(select(func.count()).select_from(Permit))
+        if approved != expected or permits != expected:
+            raise RuntimeError(f"expected {expected} approved cases with permits, "
+                               f"found {approved} approved and {permits} permits")
+
+
+def load_actors(svc: services.Services) -> dict[str, Actor]:
+    with reading(svc.sessions) as s:
+        users = s.scalars(select(User).where(User.username.in_(USERNAMES))).all()
+        return {u.username: Actor.from_user(u, ip="127.0.0.1") for u in users}
+
+
+def build_services(url: str) -> services.Services:
+    upgrade(url)
+    svc = services.build({"DATABASE_URL": url, "FORMS_DIR": str(FORMS_DIR),
+                          "PUBLIC_BASE_URL": "http://onestop.bench"})
+    seed(svc.engine, BPMN_DIR)
+    return svc
+
+
+@dataclass
+class DatabaseResult:
+    name: str
+    persisted: Timings
+    in_memory: Timings
+    profile: str | None = None
+
+
+def bench_database(name: str, url: str, n: int, inputs: Inputs, memory: InMemoryFlow,
+                   profile: bool) -> DatabaseResult:
+    print(f"{name}: migrate and seed", file=sys.stderr, flush=True)
+    svc = build_services(url)
+    try:
+        flow = PersistedFlow(svc, inputs)
+        timings = measure(name, n, {"persisted": flow.run_case, "in-memory": memory.run_case})
+        flow.check_outcome(n + WARMUP_CASES)
+        report = profile_cases(flow, min(n, PROFILE_CASES)) if profile else None
+        return DatabaseResult(name, timings["persisted"], timings["in-memory"], report)
+    finally:
+        svc.db.dispose()
+
+
+def profile_cases(flow: PersistedFlow, n: int) -> str:
+    """cProfile over ``n`` more persisted cases (after the measured ones)."""
+    profiler = cProfile.Profile()
+    scratch = Timings()
+    profiler.enable()
+    for _ in range(n):
+        flow.run_case(scratch)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    out.write(f"{n} cases, sorted by cumulative time\n")
+    stats.sort_stats("cumulative").print_stats(25)
+    out.write(f"{n} cases, sorted by own time\n")
+    stats.sort_stats("tottime").print_stats(15)
+    return out.getvalue()
+
+
+@contextmanager
+def sqlite_url() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="onestop-bench-") as tmp:
+        yield f"sqlite:///{Path(tmp) / 'onestop.db'}"
+
+
+@contextmanager
+def postgres_url(url: str) -> Iterator[str | None]:
+    """A freshly created database at ``url``, or ``None`` when the server is unreachable."""
+    base, name = url.rsplit("/", 1)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise SystemExit(f"unsupported database name {name!r}")
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT",
+                          connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        print(f"postgresql: skipped, server not reachable ({reason})", file=sys.stderr)
+        yield None
+        return
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 # -- report ----------------------------------------------------------------
 
-def print_report(results: list[PersistedResult], memory: Timings) -> None:
-    in_memory = median(memory.complete)
+def print_report(results: list[DatabaseResult]) -> None:
+    """The headline lines, then cases per second, then the other commands' figures."""
     for r in results:
-        persisted = median(r.timings.complete)
+        persisted, in_memory = median(r.persisted.complete), median(r.in_memory.complete)
         print(f"{r.name}: persisted {persisted:.1f} ms, in-memory {in_memory:.1f} ms, "
               f"ratio {persisted / in_memory:.2f}")
     for r in results:
-        t = r.timings
+        t = r.persisted
         print(f"{r.name}: {t.cases_per_second:.1f} cases/s "
               f"({t.cases} cases, {len(t.complete)} task completions)")
     for r in results:
-        t = r.timings
-        print(f"{r.name}: medians start {median(t.start):.1f} ms, claim {median(t.claim):.1f} ms, "
-              f"complete p90 {percentile(t.complete, 90):.1f} ms")
-    print(f"in-memory: medians start {median(memory.start):.1f} ms, complete {in_memory:.2f} ms, "
-          f"{memory.cases_per_second:.1f} cases/s")
+        t = r.persisted
+        print(f"{r.name}: median start {median(t.start):.1f} ms, claim {median(t.claim):.1f} ms, "
+              f"complete p90 {percentile(t.complete, 90):.1f} ms; SQL statements per call: "
+              f"start {t.statements_per_call('start'):.1f}, claim {t.statements_per_call('claim'):.1f}, "
+              f"complete {t.statements_per_call('complete'):.1f}; "
+              f"in-memory {r.in_memory.cases_per_second:.1f} cases/s")
 
 
-def percentile(samples: list[float], pct: int) -> float:
-    return statistics.quantiles(samples, n=100)[pct - 1] if len(samples) > 1 else median(samples)
-
-
-def print_profiles(results: list[PersistedResult]) -> None:
+def print_profiles(results: list[DatabaseResult]) -> None:
     for r in results:
         if r.profile:
             print(f"\n===== {r.name}: where persisted time goes =====", file=sys.stderr)
@@ -456,18 +491,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     forms = FormRegistry(FORMS_DIR)
     inputs = build_inputs(forms)
-
-    memory = run_cases("in-memory", args.cases, InMemoryFlow(forms, inputs).run_case)
+    memory = InMemoryFlow(forms, inputs)
 
     results = []
     with sqlite_url() as url:
-        results.append(bench_database("sqlite", url, args.cases, inputs, args.profile))
+        results.append(bench_database("sqlite", url, args.cases, inputs, memory, args.profile))
     with postgres_url(args.postgres_url) as url:
         if url is not None:
-            results.append(bench_database("postgresql", url, args.cases, inputs, args.profile))
+            results.append(bench_database("postgresql", url, args.cases, inputs, memory, args.profile))
 
     print_profiles(results)
-    print_report(results, memory)
+    print_report(results)
 
 
 if __name__ == "__main__":

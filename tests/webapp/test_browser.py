@@ -231,6 +231,7 @@ def test_permit_from_application_to_download(live_server, browser, artifacts, tm
     citizen.screenshot(path=str(artifacts / "05-case-approved.png"), full_page=True)
     with citizen.expect_download() as info:
         download_link.click()
+    assert info.value.suggested_filename == f"{case_number}.pdf"
     saved = tmp_path / "permit.pdf"
     info.value.save_as(saved)
     assert saved.read_bytes().startswith(b"%PDF")
