@@ -11,8 +11,9 @@ import copy
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -470,7 +471,7 @@ class CaseEngine:
             if documents.attachment_fields(form.schema, submitted):
                 submitted = self._attach(s, actor, case, submitted, form, uploads or {}, None)
             workflow = self._load(s, case, actor)
-            spiff_task = workflow.get_task_from_id(_uuid(task.id))
+            spiff_task = workflow.get_task_from_id(UUID(task.id))
             props = task_properties(spiff_task)
             result = {name: submitted.get(name) for name in form.schema.get("properties", {})}
             if props.get("resultKey"):
@@ -575,12 +576,6 @@ class CaseEngine:
         if workflow.is_completed():
             return dict(workflow.data)
         return dict(self._latest_data(workflow))
-
-
-def _uuid(task_id: str):
-    from uuid import UUID
-
-    return UUID(task_id)
 
 
 def _decision_of(result: dict) -> str | None:

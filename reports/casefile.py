@@ -88,7 +88,7 @@ def opinions(s: Session, case: Case, exclude_task_id: str | None = None) -> list
         select(HumanTask)
         .where(HumanTask.case_id == case.id, HumanTask.role != "applicant",
                HumanTask.status != "cancelled")
-        .order_by(HumanTask.created_at, HumanTask.agency_code)
+        .order_by(HumanTask.completed_at.is_(None), HumanTask.completed_at, HumanTask.created_at)
     ).all()
     people = {u.id: u.display_name for u in s.scalars(
         select(User).where(User.id.in_({r.completed_by or r.assignee_id for r in rows} - {None})))}

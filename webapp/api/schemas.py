@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Nested, String
+from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Nested, String
 
 
 class ServiceOut(Schema):
@@ -99,12 +99,3 @@ class VerificationOut(Schema):
     valid_to = String()
     time_windows = List(Dict())
     checked_at = DateTime()
-
-
-class ErrorOut(Schema):
-    error = String()
-    message = String()
-    errors = Dict(keys=String(), values=List(String()))
-
-
-__all__ = ["Float"]

@@ -25,7 +25,6 @@ from .schemas import (
     CommandOut,
     CompleteTaskIn,
     DocumentOut,
-    ErrorOut,
     RevisionIn,
     ServicesOut,
     StartCaseIn,
@@ -183,5 +182,3 @@ def verify_permit(token: str):
         abort(404, _("查無此通行證"))
     return {**result.__dict__, "valid_now": result.valid_now}
 
-
-__all__ = ["ErrorOut"]

@@ -99,7 +99,6 @@ def draft(draft_id: str):
         with transaction(svc.sessions) as s:
             kept = drafts.save(s, actor, draft_id, data, form, acceptable)
             data = kept.data
-        flash(_("申請資料有 %(n)d 處需要修正，請查看標示的欄位。", n=len(exc.errors)), "error")
         return render_template("portal/apply.html", service=service, form=form, data=data,
                                errors=exc.errors, draft_id=draft_id), 422
     flash(_("申請已送出，案件編號 %(number)s。", number=result.number), "success")
