@@ -37,7 +37,7 @@ $(VENDOR)/.installed: package.json package-lock.json
 	@touch $@
 
 translations: .venv/.installed
-	@.venv/bin/pybabel compile -q -d webapp/translations 2>/dev/null || .venv/bin/pybabel compile -d webapp/translations
+	@.venv/bin/pybabel -q compile -d webapp/translations
 
 run: install
 	@mkdir -p instance

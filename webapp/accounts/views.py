@@ -49,7 +49,10 @@ def login():
     if signed_in is None:
         return render_template("accounts/login.html", error=_("帳號或密碼錯誤"), username=username,
                                next=request.form.get("next")), 401
+    locale = session.get("locale")
     session.clear()
+    if locale:
+        session["locale"] = locale
     login_user(signed_in)
     return redirect(_safe_next(request.form.get("next"), _home_for(signed_in)))
 
