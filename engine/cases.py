@@ -560,6 +560,14 @@ class CaseEngine:
 
     # -- reads -------------------------------------------------------------
 
+    def replayed(self, actor: Actor, key: str, command: str = "start_case") -> CommandResult | None:
+        """The result an earlier request with this idempotency key produced, if any."""
+        with self.sessions() as s:
+            done = s.get(IdempotencyKey, (key, actor.user_id))
+            if done is None or done.command != command:
+                return None
+            return CommandResult(**done.response)
+
     def visible_case(self, s: Session, actor: Actor, case_id: str) -> Case:
         """The case if ``actor`` may see it; otherwise NotFound (and the attempt is audited)."""
         case = s.scalar(select(Case).where(Case.id == case_id, case_visibility(actor)))

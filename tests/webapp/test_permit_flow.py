@@ -177,3 +177,16 @@ def test_supervisor_sees_open_cases_and_reassigns(app, login):
     assert complete(other, task_id, decision="cosign").status_code == 302
     # a clerk cannot reassign
     assert clerk.post(f"/supervise/tasks/{task_id}/reassign", {"assignee": option}).status_code == 403
+
+
+def test_submitting_twice_makes_one_case(app, login):
+    from tests.factories import application_form, files
+
+    company = login("company")
+    draft = company.post("/services/large_vehicle_permit/apply").location
+    responses = [company.post(draft, data={**application_form(), **files(), "action": "submit"},
+                              content_type="multipart/form-data") for _ in range(2)]
+    assert [r.status_code for r in responses] == [302, 302]
+    assert responses[0].location == responses[1].location
+    with app.app_context(), reading(services.get().sessions) as s:
+        assert len(s.scalars(select(Case)).all()) == 1

@@ -72,6 +72,8 @@ def _prefill(user) -> dict:
 def draft(draft_id: str):
     svc = services.get()
     actor = current_actor()
+    if request.method == "POST" and (done := svc.engine.replayed(actor, draft_id)):
+        return redirect(url_for("portal.case", case_id=done.case_id))
     with reading(svc.sessions) as s:
         record = drafts.get(s, actor, draft_id)
         service = s.get(Service, record.service_key)
@@ -93,7 +95,7 @@ def draft(draft_id: str):
         result = svc.engine.start_case(
             actor, service.key, data, uploads=uploads, draft_id=draft_id,
             related_case_id=related, extra_data=extra, locale=select_locale(),
-            idempotency_key=request.form.get("idempotency_key") or None)
+            idempotency_key=draft_id)
     except InvalidInput as exc:
         acceptable = {k: u for k, u in uploads.items() if k not in exc.errors}
         with transaction(svc.sessions) as s:
