@@ -65,23 +65,24 @@ def case_visibility(actor: Actor) -> ColumnElement[bool]:
     return false()
 
 
-def may_work(actor: Actor, task: HumanTask) -> bool:
-    """Whether ``actor`` belongs to the task's candidate group."""
-    if task.role == "applicant":
-        case = task.case
-        return actor.user_id in {case.applicant_id, case.agent_id}
-    if not actor.has_role(task.role):
+def may_work(actor: Actor, role: str, agency_code: str | None,
+             applicants: tuple[str | None, ...]) -> bool:
+    """Whether ``actor`` belongs to a task's candidate group.
+
+    Applicant tasks belong to the case's applicant and agent (``applicants``);
+    staff tasks to holders of ``role`` in ``agency_code``.
+    """
+    if role == "applicant":
+        return actor.user_id in applicants
+    if not actor.has_role(role):
         return False
-    return task.agency_code is None or task.agency_code == actor.agency_code
+    return agency_code is None or agency_code == actor.agency_code
 
 
-def may_supervise(actor: Actor, task: HumanTask) -> bool:
+def may_supervise(actor: Actor, agency_code: str | None, owner_agency: str) -> bool:
     if actor.is_admin:
         return True
-    return actor.has_role("supervisor") and actor.agency_code in {
-        task.agency_code,
-        task.case.owner_agency,
-    }
+    return actor.has_role("supervisor") and actor.agency_code in {agency_code, owner_agency}
 
 
 def inbox_condition(actor: Actor) -> ColumnElement[bool]:

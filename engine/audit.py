@@ -2,6 +2,8 @@
 
 Each event's hash covers its content and the previous event's hash, so deleting
 or editing any row breaks the chain from that row on; ``verify_chain`` finds it.
+On PostgreSQL appends are serialised by an advisory lock and the hash is
+computed in the same statement that reads the previous one.
 """
 from __future__ import annotations
 
@@ -10,14 +12,24 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from .db import utcnow
 from .models import AuditEvent
 
 GENESIS = "0" * 64
-_CHAIN_LOCK_KEY = 7_202_611  # advisory lock id that serialises appends on PostgreSQL
+_CHAIN_LOCK_KEY = 7_202_611
+_EVENTS = AuditEvent.__table__
+_LAST_HASH = select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_PG_APPEND = text(
+    "INSERT INTO audit_events (at, actor_id, on_behalf_of, action, case_id, ip, purpose, result,"
+    " detail, prev_hash, hash)"
+    " SELECT :at, :actor_id, :on_behalf_of, :action, :case_id, :ip, :purpose, :result,"
+    " CAST(:detail AS JSONB), p.h, encode(sha256(convert_to(p.h || :body, 'UTF8')), 'hex')"
+    " FROM (SELECT coalesce((SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), :genesis) AS h) p"
+)
 
 
 @dataclass(frozen=True)
@@ -27,25 +39,13 @@ class ChainReport:
     first_bad_id: int | None = None
 
 
-def _digest(prev_hash: str, event: AuditEvent) -> str:
-    body = json.dumps(
-        [
-            prev_hash,
-            event.at.isoformat(),
-            event.actor_id,
-            event.on_behalf_of,
-            event.action,
-            event.case_id,
-            event.ip,
-            event.purpose,
-            event.result,
-            event.detail,
-        ],
-        ensure_ascii=False,
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+def _body(at: datetime, actor_id, on_behalf_of, action, case_id, ip, purpose, result, detail) -> str:
+    return json.dumps([at.isoformat(), actor_id, on_behalf_of, action, case_id, ip, purpose, result,
+                       detail], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _digest(prev_hash: str, body: str) -> str:
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
 def append(
@@ -60,27 +60,18 @@ def append(
     result: str = "ok",
     detail: dict | None = None,
     at: datetime | None = None,
-) -> AuditEvent:
+) -> None:
     """Append one event inside the caller's transaction (call it last: it serialises)."""
+    values = dict(at=at or utcnow(), actor_id=actor_id, on_behalf_of=on_behalf_of, action=action,
+                  case_id=case_id, ip=ip, purpose=purpose, result=result, detail=detail or {})
+    body = _body(**values)
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
-    prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
-    event = AuditEvent(
-        at=at or utcnow(),
-        actor_id=actor_id,
-        on_behalf_of=on_behalf_of,
-        action=action,
-        case_id=case_id,
-        ip=ip,
-        purpose=purpose,
-        result=result,
-        detail=detail or {},
-        prev_hash=prev or GENESIS,
-    )
-    event.hash = _digest(event.prev_hash, event)
-    session.add(event)
-    session.flush()
-    return event
+        session.execute(_PG_LOCK, {"k": _CHAIN_LOCK_KEY})
+        session.execute(_PG_APPEND, {**values, "detail": json.dumps(values["detail"], ensure_ascii=False),
+                                     "body": body, "genesis": GENESIS})
+        return
+    prev = session.scalar(_LAST_HASH) or GENESIS
+    session.execute(insert(_EVENTS).values(**values, prev_hash=prev, hash=_digest(prev, body)))
 
 
 def verify_chain(session: Session, batch: int = 1000) -> ChainReport:
@@ -95,7 +86,9 @@ def verify_chain(session: Session, batch: int = 1000) -> ChainReport:
         if not rows:
             return ChainReport(True, checked)
         for event in rows:
-            if event.prev_hash != prev or _digest(prev, event) != event.hash:
+            body = _body(event.at, event.actor_id, event.on_behalf_of, event.action, event.case_id,
+                         event.ip, event.purpose, event.result, event.detail)
+            if event.prev_hash != prev or _digest(prev, body) != event.hash:
                 return ChainReport(False, checked, event.id)
             prev = event.hash
             checked += 1

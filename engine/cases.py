@@ -4,6 +4,10 @@ Each command is one database transaction: load the case, check its revision,
 apply the change, run the engine steps, save the state, rewrite the derived rows
 (human tasks, searchable fields, next timer), append audit events, commit. A
 stale revision raises ``CaseConflict`` and nothing is written.
+
+The hot path speaks SQL through SQLAlchemy Core: one joined read, a guarded
+``UPDATE … WHERE revision = :seen`` and a handful of writes. The ORM stays for
+the rarer commands and for reads.
 """
 from __future__ import annotations
 
@@ -15,12 +19,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, documents, evaluator
 from .access import Actor, case_visibility, may_supervise, may_work
@@ -40,6 +43,7 @@ from .models import (
     IdempotencyKey,
     Service,
     User,
+    new_id,
 )
 from .workflow import (
     HandlerRegistry,
@@ -56,13 +60,55 @@ from .workflow import (
 
 CONFLICT_MESSAGE = "case changed since it was loaded"
 
+_TASKS = HumanTask.__table__
+_CASES = Case.__table__
+_SERVICES = Service.__table__
+_TASK_COLUMNS = (
+    _TASKS.c.id.label("task_id"), _TASKS.c.role, _TASKS.c.agency_code,
+    _TASKS.c.status.label("task_status"), _TASKS.c.assignee_id, _TASKS.c.form_key,
+    _TASKS.c.spec_name, _TASKS.c.name.label("task_name"),
+)
+_CASE_COLUMNS = (
+    _CASES.c.id, _CASES.c.number, _CASES.c.service_key, _CASES.c.owner_agency,
+    _CASES.c.applicant_id, _CASES.c.agent_id, _CASES.c.revision, _CASES.c.definition_id,
+    _CASES.c.status, _SERVICES.c.search_fields,
+)
+_TASK_ROW = (select(*_TASK_COLUMNS, *_CASE_COLUMNS)
+             .select_from(_TASKS.join(_CASES, _CASES.c.id == _TASKS.c.case_id)
+                          .join(_SERVICES, _SERVICES.c.key == _CASES.c.service_key)))
+_TASK_ROW_WITH_STATE = _TASK_ROW.add_columns(_CASES.c.state)
+_CASE_ROW = (select(*_CASE_COLUMNS, _CASES.c.state)
+             .select_from(_CASES.join(_SERVICES, _SERVICES.c.key == _CASES.c.service_key)))
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """What commands and handlers know of a case, read without the ORM."""
+
+    id: str
+    number: str
+    service_key: str
+    owner_agency: str
+    applicant_id: str
+    agent_id: str | None
+    revision: int
+    definition_id: int
+    status: str
+    search_fields: Mapping[str, str]
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> "CaseRef":
+        return cls(row["id"], row["number"], row["service_key"], row["owner_agency"],
+                   row["applicant_id"], row["agent_id"], row["revision"], row["definition_id"],
+                   row["status"], row["search_fields"] or {})
+
 
 @dataclass
 class HandlerContext:
     """What a service-task handler may use: the open transaction and the case."""
 
     session: Session
-    case: Case
+    case: CaseRef
     task_data: dict
     actor: Actor | None
     now: datetime
@@ -99,6 +145,7 @@ class CaseEngine:
         self.clock = clock
         self.settings = dict(settings or {})
         self.specs = SpecCache()
+        self._by_definition: dict[int, ParsedDefinition] = {}
 
     # -- definitions -------------------------------------------------------
 
@@ -132,8 +179,14 @@ class CaseEngine:
                          detail={"service": service_key, "version": definition.version, "sha256": digest})
         return definition
 
-    def parsed(self, definition: Definition) -> ParsedDefinition:
-        return self.specs.get(definition.sha256, definition.bpmn_xml, definition.process_id)
+    def _parsed(self, s: Session, definition_id: int) -> ParsedDefinition:
+        """Definitions never change once deployed, so their parsed specs are kept by id."""
+        parsed = self._by_definition.get(definition_id)
+        if parsed is None:
+            row = s.execute(select(Definition.sha256, Definition.bpmn_xml, Definition.process_id)
+                            .where(Definition.id == definition_id)).one()
+            parsed = self._by_definition[definition_id] = self.specs.get(*row)
+        return parsed
 
     def current_definition(self, s: Session, service_key: str) -> Definition:
         definition = s.scalar(
@@ -154,34 +207,35 @@ class CaseEngine:
         try:
             with transaction(self.sessions) as s:
                 if key:
-                    done = s.get(IdempotencyKey, (key, actor.user_id))
+                    done = s.execute(select(IdempotencyKey.command, IdempotencyKey.response).where(
+                        IdempotencyKey.key == key, IdempotencyKey.actor_id == actor.user_id)).first()
                     if done is not None:
                         if done.command != name:
                             raise InvalidInput("idempotency key reused", {"idempotency_key": [
                                 "this key was used for another command"]})
-                        box["replayed"] = done.response
+                        box["result"] = CommandResult(**done.response)
                         yield s, box
                         return
                 yield s, box
                 if key and "result" in box:
-                    s.add(IdempotencyKey(key=key, actor_id=actor.user_id, command=name,
-                                         response=box["result"].as_dict()))
-        except StaleDataError as exc:
-            raise CaseConflict(CONFLICT_MESSAGE) from exc
+                    s.execute(insert(IdempotencyKey).values(
+                        key=key, actor_id=actor.user_id, command=name,
+                        response=box["result"].as_dict(), created_at=self.clock()))
         except IntegrityError as exc:
             if key and "idempotency_keys" in str(exc.orig):
                 raise CaseConflict("the same request is being processed") from exc
             raise
 
-    def _script_engine(self, s: Session, case: Case, actor: Actor | None) -> RestrictedScriptEngine:
+    def _script_engine(self, s: Session, case: CaseRef, actor: Actor | None) -> RestrictedScriptEngine:
         def call(operation: str, params: dict, data: dict) -> Any:
             handler = self.handlers.get(operation)
             return handler(HandlerContext(s, case, data, actor, self.clock(), self.settings), **params)
 
         return RestrictedScriptEngine(call)
 
-    def _load(self, s: Session, case: Case, actor: Actor | None):
-        return load_state(case.state, self.parsed(case.definition), self._script_engine(s, case, actor))
+    def _load(self, s: Session, case: CaseRef, state: Mapping, actor: Actor | None):
+        parsed = self._parsed(s, case.definition_id)
+        return load_state(state, parsed, self._script_engine(s, case, actor))
 
     @staticmethod
     def _run(workflow) -> None:
@@ -189,55 +243,63 @@ class CaseEngine:
         workflow.refresh_waiting_tasks()
         workflow.do_engine_steps()
 
-    def _save(self, s: Session, case: Case, workflow, actor: Actor | None,
-              completed: HumanTask | None = None) -> None:
-        now = self.clock()
-        case.state = dump_state(workflow)
-        case.updated_at = now
-        case.next_timer_at = earliest_timer(workflow)
-        self._sync_tasks(s, case, workflow, now, completed)
-        data = workflow.data if workflow.is_completed() else self._latest_data(workflow)
-        case.fields = self._search_fields(case.service, data)
-        if workflow.is_completed() and case.status == "open":
-            case.status = "closed"
-            case.closed_at = now
-            case.outcome = workflow.data.get("outcome") or "completed"
-            case.stage = ""
+    @staticmethod
+    def _ready_ids(workflow) -> set[str]:
+        return {str(t.id) for t in ready_user_tasks(workflow)}
+
+    def _case_values(self, case: CaseRef, workflow, now: datetime) -> dict:
+        """Every column of ``cases`` that derives from the workflow."""
+        ready = ready_user_tasks(workflow)
+        values = {
+            "state": dump_state(workflow),
+            "updated_at": now,
+            "next_timer_at": earliest_timer(workflow),
+            "stage": "、".join(dict.fromkeys(t.task_spec.bpmn_name or t.task_spec.name for t in ready)),
+        }
+        completed = workflow.is_completed()
+        data = workflow.data if completed else (ready[0].data if ready else
+                                                workflow.last_task.data if workflow.last_task else {})
+        values["fields"] = self._search_fields(case.search_fields, data)
+        if completed and case.status == "open":
+            values.update(status="closed", closed_at=now, stage="",
+                          outcome=workflow.data.get("outcome") or "completed")
+        return values
 
     @staticmethod
-    def _latest_data(workflow) -> dict:
-        tasks = ready_user_tasks(workflow)
-        return tasks[0].data if tasks else workflow.last_task.data if workflow.last_task else {}
-
-    def _search_fields(self, service: Service, data: Mapping) -> dict:
+    def _search_fields(expressions: Mapping[str, str], data: Mapping) -> dict:
         fields = {}
-        for name, expression in (service.search_fields or {}).items():
+        for name, expression in expressions.items():
             try:
                 fields[name] = evaluator.evaluate(expression, data)
             except evaluator.ExpressionError:
                 fields[name] = None
         return fields
 
-    def _sync_tasks(self, s: Session, case: Case, workflow, now: datetime,
-                    completed: HumanTask | None) -> None:
-        existing = {t.id: t for t in s.scalars(
-            select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == "open"))}
-        ready = ready_user_tasks(workflow)
-        names = []
-        for task in ready:
-            task_id = str(task.id)
-            names.append(task.task_spec.bpmn_name or task.task_spec.name)
-            if task_id in existing:
-                existing.pop(task_id)
-                continue
-            s.add(self._new_human_task(case, task, now))
-        for leftover in existing.values():
-            if completed is None or leftover.id != completed.id:
-                leftover.status = "cancelled"
-                leftover.completed_at = now
-        case.stage = "、".join(dict.fromkeys(names))
+    def _save(self, s: Session, case: CaseRef, workflow, now: datetime, before: set[str],
+              completed_id: str | None = None) -> int:
+        """Write state and derived rows; the guarded UPDATE is what detects a lost race."""
+        values = self._case_values(case, workflow, now)
+        result = s.execute(update(_CASES)
+                           .where(_CASES.c.id == case.id, _CASES.c.revision == case.revision)
+                           .values(revision=case.revision + 1, **values))
+        if result.rowcount != 1:
+            raise CaseConflict(CONFLICT_MESSAGE)
+        self._sync_tasks(s, case, workflow, now, before, completed_id)
+        return case.revision + 1
 
-    def _new_human_task(self, case: Case, task, now: datetime) -> HumanTask:
+    def _sync_tasks(self, s: Session, case: CaseRef, workflow, now: datetime, before: set[str],
+                    completed_id: str | None) -> None:
+        """Insert rows for newly ready user tasks; cancel rows whose task went away."""
+        ready = ready_user_tasks(workflow)
+        new = [self._human_task_row(case, t, now) for t in ready if str(t.id) not in before]
+        if new:
+            s.execute(insert(_TASKS), new)
+        gone = before - {str(t.id) for t in ready} - {completed_id}
+        if gone:
+            s.execute(update(_TASKS).where(_TASKS.c.id.in_(gone), _TASKS.c.status == "open")
+                      .values(status="cancelled", completed_at=now))
+
+    def _human_task_row(self, case: CaseRef, task, now: datetime) -> dict:
         spec = task.task_spec
         props = task_properties(task)
         role = spec.lane or "applicant"
@@ -250,27 +312,21 @@ class CaseEngine:
         context = {}
         if props.get("instructions"):
             context["instructions"] = task.data.get(props["instructions"])
-        return HumanTask(
-            id=str(task.id),
-            case_id=case.id,
-            spec_name=spec.bpmn_id or spec.name,
-            name=spec.bpmn_name or spec.name,
-            lane=spec.lane,
-            role=role,
-            agency_code=agency,
-            form_key=props.get("formKey"),
-            status="open",
-            assignee_id=case.applicant_id if role == "applicant" else None,
-            created_at=now,
-            due_at=self.calendar.add_business_days(now, int(due_days)) if due_days else None,
-            context=context,
-        )
+        return {
+            "id": str(task.id), "case_id": case.id, "spec_name": spec.bpmn_id or spec.name,
+            "name": spec.bpmn_name or spec.name, "lane": spec.lane, "role": role,
+            "agency_code": agency, "form_key": props.get("formKey"), "status": "open",
+            "assignee_id": case.applicant_id if role == "applicant" else None,
+            "completed_by": None, "created_at": now, "claimed_at": None,
+            "due_at": self.calendar.add_business_days(now, int(due_days)) if due_days else None,
+            "completed_at": None, "result": None, "context": context,
+        }
 
     def _next_number(self, s: Session, prefix: str, year: int) -> str:
         dialect = s.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        upsert = pg_insert if dialect == "postgresql" else sqlite_insert
         stmt = (
-            insert(CaseSequence)
+            upsert(CaseSequence)
             .values(prefix=prefix, year=year, last=1)
             .on_conflict_do_update(
                 index_elements=["prefix", "year"], set_={"last": CaseSequence.last + 1})
@@ -284,7 +340,7 @@ class CaseEngine:
         if errors:
             raise InvalidInput("the form has errors", errors)
 
-    def _attach(self, s: Session, actor: Actor, case: Case, data: dict, form: Form,
+    def _attach(self, s: Session, actor: Actor, case: CaseRef, data: dict, form: Form,
                 uploads: Mapping[str, Upload], draft_id: str | None) -> dict:
         """Store new uploads and adopt referenced documents; returns data with descriptors."""
         data = copy.deepcopy(data)
@@ -299,6 +355,35 @@ class CaseEngine:
                 doc.case_id = case.id
             documents.set_path(data, path, documents.descriptor(doc))
         return data
+
+    def _task_row(self, s: Session, actor: Actor, task_id: str, with_state: bool = False):
+        """The task joined with its case; NotFound unless the actor may work or see it."""
+        query = _TASK_ROW_WITH_STATE if with_state else _TASK_ROW
+        row = s.execute(query.where(_TASKS.c.id == task_id)).mappings().first()
+        if row is None:
+            raise NotFound("no such task")
+        if may_work(actor, row["role"], row["agency_code"], (row["applicant_id"], row["agent_id"])):
+            return row
+        visible = s.scalar(select(exists().where(_CASES.c.id == row["id"], case_visibility(actor))))
+        if not visible:
+            raise NotFound("no such task")
+        return row
+
+    @staticmethod
+    def _check_open(row: Mapping, expected: int | None) -> None:
+        if expected is not None and row["revision"] != expected:
+            raise CaseConflict(CONFLICT_MESSAGE)
+        if row["task_status"] != "open":
+            raise CaseConflict("task is no longer open")
+
+    def _bump(self, s: Session, row: Mapping, now: datetime) -> int:
+        """Advance the case's revision for a change that leaves the workflow as it is."""
+        result = s.execute(update(_CASES)
+                           .where(_CASES.c.id == row["id"], _CASES.c.revision == row["revision"])
+                           .values(revision=row["revision"] + 1, updated_at=now))
+        if result.rowcount != 1:
+            raise CaseConflict(CONFLICT_MESSAGE)
+        return row["revision"] + 1
 
     # -- commands ----------------------------------------------------------
 
@@ -318,8 +403,8 @@ class CaseEngine:
         locale: str = "zh_TW",
     ) -> CommandResult:
         with self._command("start_case", actor, idempotency_key) as (s, box):
-            if "replayed" in box:
-                return CommandResult(**box["replayed"])
+            if "result" in box:
+                return box["result"]
             service = s.get(Service, service_key)
             if service is None:
                 raise NotFound("no such service")
@@ -327,120 +412,89 @@ class CaseEngine:
             self._validated(form, application, locale)
             definition = self.current_definition(s, service_key)
             now = self.clock()
-            case = Case(
-                number=self._next_number(s, service.case_prefix, now.astimezone(TAIPEI).year),
-                service_key=service_key,
-                service=service,
-                definition_id=definition.id,
-                definition=definition,
-                applicant_id=applicant_id or actor.user_id,
-                agent_id=actor.user_id if applicant_id and applicant_id != actor.user_id else None,
-                owner_agency=service.owner_agency,
-                channel=channel,
-                opened_at=now,
-                due_at=self.calendar.add_business_days(now, service.statutory_days),
-                related_case_id=related_case_id,
-                state={},
-                revision=1,
-            )
-            s.add(case)
-            s.flush()
+            applicant = applicant_id or actor.user_id
+            case = CaseRef(new_id(), self._next_number(s, service.case_prefix, now.astimezone(TAIPEI).year),
+                           service_key, service.owner_agency, applicant,
+                           actor.user_id if applicant != actor.user_id else None, 0, definition.id,
+                           "open", service.search_fields or {})
+            s.execute(insert(_CASES).values(
+                id=case.id, number=case.number, service_key=service_key,
+                definition_id=definition.id, applicant_id=case.applicant_id, agent_id=case.agent_id,
+                owner_agency=case.owner_agency, channel=channel, status="open", stage="",
+                opened_at=now, due_at=self.calendar.add_business_days(now, service.statutory_days),
+                related_case_id=related_case_id, fields={}, state={}, revision=0, updated_at=now))
             application = self._attach(s, actor, case, application, form, uploads or {}, draft_id)
             if draft_id:
                 draft = s.get(Draft, draft_id)
                 if draft is None or draft.user_id != actor.user_id:
                     raise NotFound("no such draft")
                 s.delete(draft)
-            engine = self._script_engine(s, case, actor)
-            workflow = new_workflow(self.parsed(definition), engine)
+            workflow = new_workflow(self._parsed(s, definition.id), self._script_engine(s, case, actor))
             workflow.task_tree.data.update({"application": application, "previous": None,
                                             **(extra_data or {})})
             self._run(workflow)
-            self._save(s, case, workflow, actor)
+            revision = self._save(s, case, workflow, now, set())
             audit.append(s, "case.start", actor_id=actor.user_id, case_id=case.id, ip=actor.ip,
-                         on_behalf_of=case.applicant_id if case.agent_id else None,
+                         on_behalf_of=case.applicant_id if case.agent_id else None, at=now,
                          detail={"service": service_key, "number": case.number,
                                  "version": definition.version})
-            s.flush()
-            box["result"] = CommandResult(case.id, case.number, case.revision, case.status)
+            status = "closed" if workflow.is_completed() else "open"
+            box["result"] = CommandResult(case.id, case.number, revision, status)
         return box["result"]
-
-    def _task_for_update(self, s: Session, actor: Actor, task_id: str) -> HumanTask:
-        task = s.get(HumanTask, task_id)
-        if task is None:
-            raise NotFound("no such task")
-        visible = s.scalar(select(func.count()).select_from(Case).where(
-            Case.id == task.case_id, case_visibility(actor)))
-        if not visible and not may_work(actor, task):
-            raise NotFound("no such task")
-        return task
-
-    @staticmethod
-    def _check_revision(case: Case, expected: int | None) -> None:
-        if expected is not None and case.revision != expected:
-            raise CaseConflict(CONFLICT_MESSAGE)
 
     def claim(self, actor: Actor, task_id: str, *, expected_revision: int | None = None) -> CommandResult:
         with self._command("claim", actor, None) as (s, box):
-            task = self._task_for_update(s, actor, task_id)
-            case = task.case
-            self._check_revision(case, expected_revision)
-            if task.status != "open":
-                raise CaseConflict("task is no longer open")
-            if not may_work(actor, task):
+            row = self._task_row(s, actor, task_id)
+            self._check_open(row, expected_revision)
+            if not may_work(actor, row["role"], row["agency_code"], (row["applicant_id"], row["agent_id"])):
                 raise Forbidden("not in the task's group")
-            if task.assignee_id and task.assignee_id != actor.user_id:
+            if row["assignee_id"] and row["assignee_id"] != actor.user_id:
                 raise CaseConflict("task already claimed by someone else")
-            task.assignee_id = actor.user_id
-            task.claimed_at = self.clock()
-            self._touch(case)
-            audit.append(s, "task.claim", actor_id=actor.user_id, case_id=case.id, ip=actor.ip,
-                         detail={"task": task.spec_name, "task_id": task.id})
-            s.flush()
-            box["result"] = CommandResult(case.id, case.number, case.revision, case.status)
+            now = self.clock()
+            revision = self._bump(s, row, now)
+            s.execute(update(_TASKS).where(_TASKS.c.id == task_id)
+                      .values(assignee_id=actor.user_id, claimed_at=now))
+            audit.append(s, "task.claim", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip,
+                         at=now, detail={"task": row["spec_name"], "task_id": task_id})
+            box["result"] = CommandResult(row["id"], row["number"], revision, row["status"])
         return box["result"]
 
     def release(self, actor: Actor, task_id: str, *, expected_revision: int | None = None) -> CommandResult:
         with self._command("release", actor, None) as (s, box):
-            task = self._task_for_update(s, actor, task_id)
-            case = task.case
-            self._check_revision(case, expected_revision)
-            if task.status != "open":
-                raise CaseConflict("task is no longer open")
-            if task.assignee_id != actor.user_id and not may_supervise(actor, task):
+            row = self._task_row(s, actor, task_id)
+            self._check_open(row, expected_revision)
+            if row["assignee_id"] != actor.user_id and not may_supervise(
+                    actor, row["agency_code"], row["owner_agency"]):
                 raise Forbidden("only the holder or a supervisor may release a task")
-            previous = task.assignee_id
-            task.assignee_id = None
-            task.claimed_at = None
-            self._touch(case)
-            audit.append(s, "task.release", actor_id=actor.user_id, case_id=case.id, ip=actor.ip,
-                         detail={"task": task.spec_name, "task_id": task.id, "from": previous})
-            s.flush()
-            box["result"] = CommandResult(case.id, case.number, case.revision, case.status)
+            now = self.clock()
+            revision = self._bump(s, row, now)
+            s.execute(update(_TASKS).where(_TASKS.c.id == task_id)
+                      .values(assignee_id=None, claimed_at=None))
+            audit.append(s, "task.release", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip,
+                         at=now, detail={"task": row["spec_name"], "task_id": task_id,
+                                         "from": row["assignee_id"]})
+            box["result"] = CommandResult(row["id"], row["number"], revision, row["status"])
         return box["result"]
 
     def reassign(self, actor: Actor, task_id: str, to_user_id: str, *,
                  expected_revision: int | None = None) -> CommandResult:
         with self._command("reassign", actor, None) as (s, box):
-            task = self._task_for_update(s, actor, task_id)
-            case = task.case
-            self._check_revision(case, expected_revision)
-            if task.status != "open":
-                raise CaseConflict("task is no longer open")
-            if not may_supervise(actor, task):
+            row = self._task_row(s, actor, task_id)
+            self._check_open(row, expected_revision)
+            if not may_supervise(actor, row["agency_code"], row["owner_agency"]):
                 raise Forbidden("only a supervisor may reassign")
             target = s.get(User, to_user_id)
-            if target is None or not target.active or not may_work(Actor.from_user(target), task):
+            if target is None or not target.active or not may_work(
+                    Actor.from_user(target), row["role"], row["agency_code"], ()):
                 raise InvalidInput("bad assignee", {"assignee": ["not in the task's group"]})
-            previous = task.assignee_id
-            task.assignee_id = target.id
-            task.claimed_at = self.clock()
-            self._touch(case)
-            audit.append(s, "task.reassign", actor_id=actor.user_id, case_id=case.id, ip=actor.ip,
-                         detail={"task": task.spec_name, "task_id": task.id, "from": previous,
-                                 "to": target.id})
-            s.flush()
-            box["result"] = CommandResult(case.id, case.number, case.revision, case.status)
+            now = self.clock()
+            revision = self._bump(s, row, now)
+            s.execute(update(_TASKS).where(_TASKS.c.id == task_id)
+                      .values(assignee_id=target.id, claimed_at=now))
+            audit.append(s, "task.reassign", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip,
+                         at=now, detail={"task": row["spec_name"], "task_id": task_id,
+                                         "from": row["assignee_id"], "to": target.id})
+            box["result"] = CommandResult(row["id"], row["number"], revision, row["status"])
         return box["result"]
 
     def complete_task(
@@ -455,108 +509,105 @@ class CaseEngine:
         locale: str = "zh_TW",
     ) -> CommandResult:
         with self._command("complete_task", actor, idempotency_key) as (s, box):
-            if "replayed" in box:
-                return CommandResult(**box["replayed"])
-            task = self._task_for_update(s, actor, task_id)
-            case = task.case
-            self._check_revision(case, expected_revision)
-            if task.status != "open":
-                raise CaseConflict("task is no longer open")
-            if not may_work(actor, task):
+            if "result" in box:
+                return box["result"]
+            row = self._task_row(s, actor, task_id, with_state=True)
+            self._check_open(row, expected_revision)
+            people = (row["applicant_id"], row["agent_id"])
+            if not may_work(actor, row["role"], row["agency_code"], people):
                 raise Forbidden("not in the task's group")
-            if task.assignee_id and task.assignee_id != actor.user_id and task.role != "applicant":
+            if row["assignee_id"] and row["assignee_id"] != actor.user_id and row["role"] != "applicant":
                 raise Forbidden("task is held by someone else")
-            form = self.forms.get(task.form_key)
+            form = self.forms.get(row["form_key"])
             self._validated(form, submitted, locale)
+            case = CaseRef.from_row(row)
             if documents.attachment_fields(form.schema, submitted):
                 submitted = self._attach(s, actor, case, submitted, form, uploads or {}, None)
-            workflow = self._load(s, case, actor)
-            spiff_task = workflow.get_task_from_id(UUID(task.id))
-            props = task_properties(spiff_task)
+            workflow = self._load(s, case, row["state"], actor)
+            before = self._ready_ids(workflow)
+            spiff_task = workflow.get_task_from_id(UUID(task_id))
             result = {name: submitted.get(name) for name in form.schema.get("properties", {})}
-            if props.get("resultKey"):
-                spiff_task.data[props["resultKey"]] = result
+            result_key = task_properties(spiff_task).get("resultKey")
+            if result_key:
+                spiff_task.data[result_key] = result
             else:
                 spiff_task.data.update(result)
             spiff_task.run()
             self._run(workflow)
             now = self.clock()
-            task.status = "completed"
-            task.completed_at = now
-            task.completed_by = actor.user_id
-            task.assignee_id = task.assignee_id or actor.user_id
-            task.result = result
-            self._save(s, case, workflow, actor, completed=task)
-            self._touch(case)
+            revision = self._save(s, case, workflow, now, before, completed_id=task_id)
+            done = s.execute(update(_TASKS)
+                             .where(_TASKS.c.id == task_id, _TASKS.c.status == "open")
+                             .values(status="completed", completed_at=now, completed_by=actor.user_id,
+                                     assignee_id=row["assignee_id"] or actor.user_id, result=result))
+            if done.rowcount != 1:
+                raise CaseConflict("task is no longer open")
+            applicant_task = row["role"] == "applicant" and actor.user_id != row["applicant_id"]
             audit.append(s, "task.complete", actor_id=actor.user_id, case_id=case.id, ip=actor.ip,
-                         on_behalf_of=case.applicant_id if task.role == "applicant"
-                         and actor.user_id != case.applicant_id else None,
-                         detail={"task": task.spec_name, "task_id": task.id,
+                         on_behalf_of=row["applicant_id"] if applicant_task else None, at=now,
+                         detail={"task": row["spec_name"], "task_id": task_id,
                                  "decision": _decision_of(result)})
-            s.flush()
-            box["result"] = CommandResult(case.id, case.number, case.revision, case.status)
+            status = "closed" if workflow.is_completed() else "open"
+            box["result"] = CommandResult(case.id, case.number, revision, status)
         return box["result"]
 
     def cancel_case(self, actor: Actor, case_id: str, reason: str, *,
                     expected_revision: int | None = None) -> CommandResult:
         with self._command("cancel_case", actor, None) as (s, box):
-            case = s.scalar(select(Case).where(Case.id == case_id, case_visibility(actor)))
-            if case is None:
+            row = s.execute(_CASE_ROW.where(_CASES.c.id == case_id, case_visibility(actor))
+                            ).mappings().first()
+            if row is None:
                 raise NotFound("no such case")
-            self._check_revision(case, expected_revision)
-            if case.status != "open":
+            if expected_revision is not None and row["revision"] != expected_revision:
+                raise CaseConflict(CONFLICT_MESSAGE)
+            if row["status"] != "open":
                 raise CaseConflict("case is not open")
-            if actor.user_id != case.applicant_id and not actor.is_admin:
+            if actor.user_id != row["applicant_id"] and not actor.is_admin:
                 raise Forbidden("only the applicant may withdraw an application")
-            workflow = self._load(s, case, actor)
+            case = CaseRef.from_row(row)
+            workflow = self._load(s, case, row["state"], actor)
             workflow.cancel()
             now = self.clock()
-            for task in s.scalars(select(HumanTask).where(HumanTask.case_id == case.id,
-                                                          HumanTask.status == "open")):
-                task.status = "cancelled"
-                task.completed_at = now
-            case.state = dump_state(workflow)
-            case.status = "cancelled"
-            case.outcome = "withdrawn"
-            case.closed_at = now
-            case.stage = ""
-            case.next_timer_at = None
-            self._touch(case)
+            result = s.execute(update(_CASES)
+                               .where(_CASES.c.id == case.id, _CASES.c.revision == case.revision)
+                               .values(revision=case.revision + 1, state=dump_state(workflow),
+                                       status="cancelled", outcome="withdrawn", closed_at=now,
+                                       stage="", next_timer_at=None, updated_at=now))
+            if result.rowcount != 1:
+                raise CaseConflict(CONFLICT_MESSAGE)
+            s.execute(update(_TASKS).where(_TASKS.c.case_id == case.id, _TASKS.c.status == "open")
+                      .values(status="cancelled", completed_at=now))
             audit.append(s, "case.cancel", actor_id=actor.user_id, case_id=case.id, ip=actor.ip,
-                         detail={"reason": reason[:500]})
-            s.flush()
-            box["result"] = CommandResult(case.id, case.number, case.revision, case.status)
+                         at=now, detail={"reason": reason[:500]})
+            box["result"] = CommandResult(case.id, case.number, case.revision + 1, "cancelled")
         return box["result"]
 
     def fire_due_timers(self, limit: int = 100) -> int:
         """Advance cases whose earliest timer is due; each case in its own transaction."""
         now = self.clock()
-        fired = 0
         with self.sessions() as s:
             due = s.scalars(select(Case.id).where(Case.status == "open", Case.next_timer_at <= now)
                             .order_by(Case.next_timer_at).limit(limit)).all()
+        fired = 0
         for case_id in due:
             try:
                 with transaction(self.sessions) as s:
-                    query = select(Case).where(Case.id == case_id, Case.next_timer_at <= now)
+                    query = _CASE_ROW.where(_CASES.c.id == case_id, _CASES.c.next_timer_at <= now)
                     if s.get_bind().dialect.name == "postgresql":
-                        query = query.with_for_update(skip_locked=True)
-                    case = s.scalar(query)
-                    if case is None:
+                        query = query.with_for_update(skip_locked=True, of=_CASES)
+                    row = s.execute(query).mappings().first()
+                    if row is None:
                         continue
-                    workflow = self._load(s, case, None)
-                    workflow.refresh_waiting_tasks()
+                    case = CaseRef.from_row(row)
+                    workflow = self._load(s, case, row["state"], None)
+                    before = self._ready_ids(workflow)
                     self._run(workflow)
-                    self._save(s, case, workflow, None)
-                    self._touch(case)
-                    audit.append(s, "case.timers", case_id=case.id)
+                    self._save(s, case, workflow, now, before)
+                    audit.append(s, "case.timers", case_id=case.id, at=now)
                     fired += 1
-            except StaleDataError:
+            except CaseConflict:
                 continue
         return fired
-
-    def _touch(self, case: Case) -> None:
-        case.updated_at = self.clock()
 
     # -- reads -------------------------------------------------------------
 
@@ -580,10 +631,13 @@ class CaseEngine:
 
     def task_data(self, s: Session, case: Case) -> dict:
         """The data a reader of the case sees: the latest task data, or the final data."""
-        workflow = load_state(case.state, self.parsed(case.definition), RestrictedScriptEngine())
+        workflow = load_state(case.state, self._parsed(s, case.definition_id), RestrictedScriptEngine())
         if workflow.is_completed():
             return dict(workflow.data)
-        return dict(self._latest_data(workflow))
+        ready = ready_user_tasks(workflow)
+        if ready:
+            return dict(ready[0].data)
+        return dict(workflow.last_task.data) if workflow.last_task else {}
 
 
 def _decision_of(result: dict) -> str | None:
@@ -593,7 +647,7 @@ def _decision_of(result: dict) -> str | None:
     return None
 
 
-def _may_use_document(doc: Document, actor: Actor, case: Case, draft_id: str | None) -> bool:
+def _may_use_document(doc: Document, actor: Actor, case: CaseRef, draft_id: str | None) -> bool:
     if doc.case_id == case.id:
         return True
     if doc.case_id is None and doc.owner_id in {actor.user_id, case.applicant_id}:

@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     ForeignKey,
     Index,
@@ -59,7 +60,7 @@ class User(Base):
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    agency: Mapped[Agency | None] = relationship(lazy="joined")
+    agency: Mapped[Agency | None] = relationship()
 
     def has_role(self, role: str) -> bool:
         return role in (self.roles or [])
@@ -75,7 +76,7 @@ class Definition(Base):
     service_key: Mapped[str] = mapped_column(String(40), index=True)
     version: Mapped[int] = mapped_column(Integer)
     process_id: Mapped[str] = mapped_column(String(80))
-    bpmn_xml: Mapped[bytes] = mapped_column(LargeBinary)
+    bpmn_xml: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(12), default="published")
     lint: Mapped[list] = mapped_column(JSONType, default=list)
@@ -133,16 +134,14 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     related_case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
     fields: Mapped[dict] = mapped_column(JSONType, default=dict)
-    state: Mapped[dict] = mapped_column(JSONType)
+    state: Mapped[dict] = mapped_column(JSON, deferred=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __mapper_args__ = {"version_id_col": revision}
-
-    definition: Mapped[Definition] = relationship(lazy="joined")
+    definition: Mapped[Definition] = relationship()
     service: Mapped[Service] = relationship(lazy="joined")
-    applicant: Mapped[User] = relationship(foreign_keys=[applicant_id], lazy="joined")
+    applicant: Mapped[User] = relationship(foreign_keys=[applicant_id])
     agent: Mapped[User | None] = relationship(foreign_keys=[agent_id])
 
 

@@ -132,13 +132,14 @@ def test_stale_revision_is_a_conflict_and_writes_nothing(svc):
     svc.engine.claim(clerk, task.id, expected_revision=case.revision)
     with reading(svc.sessions) as s:
         before = s.get(Case, case.case_id)
+        snapshot = (before.revision, before.state, before.stage)
         events = s.scalar(select(func.count()).select_from(AuditEvent))
     with pytest.raises(CaseConflict):
         svc.engine.complete_task(clerk, task.id, {"decision": "cosign"},
                                  expected_revision=case.revision)
     with reading(svc.sessions) as s:
         after = s.get(Case, case.case_id)
-        assert (after.revision, after.state, after.stage) == (before.revision, before.state, before.stage)
+        assert (after.revision, after.state, after.stage) == snapshot
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == events
         assert s.get(HumanTask, task.id).status == "open"
 

@@ -145,7 +145,7 @@ def upgrade() -> None:
     sa.Column('closed_at', engine.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('related_case_id', sa.String(length=32), nullable=True),
     sa.Column('fields', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('state', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('state', sa.JSON(), nullable=False),
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('next_timer_at', engine.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('updated_at', engine.db.UTCDateTime(timezone=True), nullable=False),
