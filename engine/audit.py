@@ -22,6 +22,7 @@ GENESIS = "0" * 64
 _CHAIN_LOCK_KEY = 7_202_611
 _EVENTS = AuditEvent.__table__
 _LAST_HASH = select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)
+_INSERT = insert(_EVENTS)
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 _PG_APPEND = text(
     "INSERT INTO audit_events (at, actor_id, on_behalf_of, action, case_id, ip, purpose, result,"
@@ -66,12 +67,14 @@ def append(
                   case_id=case_id, ip=ip, purpose=purpose, result=result, detail=detail or {})
     body = _body(**values)
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_PG_LOCK, {"k": _CHAIN_LOCK_KEY})
-        session.execute(_PG_APPEND, {**values, "detail": json.dumps(values["detail"], ensure_ascii=False),
-                                     "body": body, "genesis": GENESIS})
+        conn = session.connection()
+        conn.execute(_PG_LOCK, {"k": _CHAIN_LOCK_KEY})
+        conn.execute(_PG_APPEND, {**values, "detail": json.dumps(values["detail"], ensure_ascii=False),
+                                  "body": body, "genesis": GENESIS})
         return
-    prev = session.scalar(_LAST_HASH) or GENESIS
-    session.execute(insert(_EVENTS).values(**values, prev_hash=prev, hash=_digest(prev, body)))
+    conn = session.connection()
+    prev = conn.execute(_LAST_HASH).scalar() or GENESIS
+    conn.execute(_INSERT, {**values, "prev_hash": prev, "hash": _digest(prev, body)})
 
 
 def verify_chain(session: Session, batch: int = 1000) -> ChainReport:

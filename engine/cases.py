@@ -12,6 +12,9 @@ the rarer commands and for reads.
 from __future__ import annotations
 
 import copy
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +22,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import exists, insert, select, update
+import orjson
+from sqlalchemy import Text, bindparam, cast, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -56,6 +60,7 @@ from .workflow import (
     new_workflow,
     ready_user_tasks,
     task_properties,
+    user_task_changes,
 )
 
 CONFLICT_MESSAGE = "case changed since it was loaded"
@@ -76,9 +81,27 @@ _CASE_COLUMNS = (
 _TASK_ROW = (select(*_TASK_COLUMNS, *_CASE_COLUMNS)
              .select_from(_TASKS.join(_CASES, _CASES.c.id == _TASKS.c.case_id)
                           .join(_SERVICES, _SERVICES.c.key == _CASES.c.service_key)))
-_TASK_ROW_WITH_STATE = _TASK_ROW.add_columns(_CASES.c.state)
+_TASK_ROW_WITH_STATE = _TASK_ROW.add_columns(cast(_CASES.c.state, Text).label("state_text"))
 _CASE_ROW = (select(*_CASE_COLUMNS, _CASES.c.state)
              .select_from(_CASES.join(_SERVICES, _SERVICES.c.key == _CASES.c.service_key)))
+
+# Statements built once: the hot path then skips construction and cache-key work.
+_TASK_BY_ID = _TASK_ROW.where(_TASKS.c.id == bindparam("task_id"))
+_TASK_BY_ID_WITH_STATE = _TASK_ROW_WITH_STATE.where(_TASKS.c.id == bindparam("task_id"))
+_SAVE_CASE = (update(_CASES)
+              .where(_CASES.c.id == bindparam("b_id"), _CASES.c.revision == bindparam("b_revision"))
+              .values({c: bindparam(c) for c in ("revision", "state", "updated_at", "next_timer_at",
+                                                 "stage", "fields", "status", "closed_at", "outcome")}))
+_BUMP_CASE = (update(_CASES)
+              .where(_CASES.c.id == bindparam("b_id"), _CASES.c.revision == bindparam("b_revision"))
+              .values(revision=bindparam("revision"), updated_at=bindparam("updated_at")))
+_INSERT_TASK = insert(_TASKS)
+_ASSIGN_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("b_id"))
+                .values(assignee_id=bindparam("assignee_id"), claimed_at=bindparam("claimed_at")))
+_COMPLETE_TASK = (update(_TASKS)
+                  .where(_TASKS.c.id == bindparam("b_id"), _TASKS.c.status == "open")
+                  .values({c: bindparam(c) for c in ("status", "completed_at", "completed_by",
+                                                     "assignee_id", "result")}))
 
 
 @dataclass(frozen=True)
@@ -101,6 +124,42 @@ class CaseRef:
         return cls(row["id"], row["number"], row["service_key"], row["owner_agency"],
                    row["applicant_id"], row["agent_id"], row["revision"], row["definition_id"],
                    row["status"], row["search_fields"] or {})
+
+
+class LiveWorkflows:
+    """Recently used workflows of this process, keyed by case and valid for one revision.
+
+    A command takes its case's workflow out (so no other thread sees it while it
+    changes) and puts it back only after its transaction committed; any other
+    process's change bumps the revision and makes the kept object useless.
+    Deserialising is the largest part of SpiffWorkflow's cost per command.
+    """
+
+    def __init__(self, capacity: int = 512) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def checkout(self, case_id: str, revision: int):
+        with self._lock:
+            kept = self._items.pop(case_id, None)
+        return kept[1] if kept is not None and kept[0] == revision else None
+
+    def renumber(self, case_id: str, old: int, new: int) -> None:
+        """A committed change that left the workflow as it was (claims, reassignments)."""
+        with self._lock:
+            kept = self._items.get(case_id)
+            if kept is not None and kept[0] == old:
+                self._items[case_id] = (new, kept[1])
+
+    def checkin(self, result: "CommandResult", workflow) -> None:
+        if workflow is None or result.status != "open":
+            return
+        with self._lock:
+            self._items[result.case_id] = (result.revision, workflow)
+            self._items.move_to_end(result.case_id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
 
 
 @dataclass
@@ -146,6 +205,7 @@ class CaseEngine:
         self.settings = dict(settings or {})
         self.specs = SpecCache()
         self._by_definition: dict[int, ParsedDefinition] = {}
+        self._live = LiveWorkflows()
 
     # -- definitions -------------------------------------------------------
 
@@ -243,23 +303,21 @@ class CaseEngine:
         workflow.refresh_waiting_tasks()
         workflow.do_engine_steps()
 
-    @staticmethod
-    def _ready_ids(workflow) -> set[str]:
-        return {str(t.id) for t in ready_user_tasks(workflow)}
 
-    def _case_values(self, case: CaseRef, workflow, now: datetime) -> dict:
+    def _case_values(self, s: Session, case: CaseRef, workflow, ready: list, now: datetime) -> dict:
         """Every column of ``cases`` that derives from the workflow."""
-        ready = ready_user_tasks(workflow)
+        timers = self._parsed(s, case.definition_id).has_timers
         values = {
             "state": dump_state(workflow),
             "updated_at": now,
-            "next_timer_at": earliest_timer(workflow),
+            "next_timer_at": earliest_timer(workflow) if timers else None,
             "stage": "、".join(dict.fromkeys(t.task_spec.bpmn_name or t.task_spec.name for t in ready)),
         }
         completed = workflow.is_completed()
         data = workflow.data if completed else (ready[0].data if ready else
                                                 workflow.last_task.data if workflow.last_task else {})
         values["fields"] = self._search_fields(case.search_fields, data)
+        values.update(status=case.status, closed_at=None, outcome=None)
         if completed and case.status == "open":
             values.update(status="closed", closed_at=now, stage="",
                           outcome=workflow.data.get("outcome") or "completed")
@@ -275,29 +333,26 @@ class CaseEngine:
                 fields[name] = None
         return fields
 
-    def _save(self, s: Session, case: CaseRef, workflow, now: datetime, before: set[str],
+    def _save(self, s: Session, case: CaseRef, workflow, now: datetime, since: float,
               completed_id: str | None = None) -> int:
-        """Write state and derived rows; the guarded UPDATE is what detects a lost race."""
-        values = self._case_values(case, workflow, now)
-        result = s.execute(update(_CASES)
-                           .where(_CASES.c.id == case.id, _CASES.c.revision == case.revision)
-                           .values(revision=case.revision + 1, **values))
+        """Write state and derived rows; the guarded UPDATE is what detects a lost race.
+
+        ``since`` is when the command started changing the workflow: user tasks
+        that changed state after it are the ones whose rows need writing.
+        """
+        ready, new, gone = user_task_changes(workflow, since)
+        values = self._case_values(s, case, workflow, ready, now)
+        result = s.connection().execute(_SAVE_CASE, {
+            "b_id": case.id, "b_revision": case.revision, "revision": case.revision + 1, **values})
         if result.rowcount != 1:
             raise CaseConflict(CONFLICT_MESSAGE)
-        self._sync_tasks(s, case, workflow, now, before, completed_id)
-        return case.revision + 1
-
-    def _sync_tasks(self, s: Session, case: CaseRef, workflow, now: datetime, before: set[str],
-                    completed_id: str | None) -> None:
-        """Insert rows for newly ready user tasks; cancel rows whose task went away."""
-        ready = ready_user_tasks(workflow)
-        new = [self._human_task_row(case, t, now) for t in ready if str(t.id) not in before]
         if new:
-            s.execute(insert(_TASKS), new)
-        gone = before - {str(t.id) for t in ready} - {completed_id}
+            s.connection().execute(_INSERT_TASK, [self._human_task_row(case, t, now) for t in new])
+        gone = {str(t.id) for t in gone} - {completed_id}
         if gone:
             s.execute(update(_TASKS).where(_TASKS.c.id.in_(gone), _TASKS.c.status == "open")
                       .values(status="cancelled", completed_at=now))
+        return case.revision + 1
 
     def _human_task_row(self, case: CaseRef, task, now: datetime) -> dict:
         spec = task.task_spec
@@ -358,8 +413,8 @@ class CaseEngine:
 
     def _task_row(self, s: Session, actor: Actor, task_id: str, with_state: bool = False):
         """The task joined with its case; NotFound unless the actor may work or see it."""
-        query = _TASK_ROW_WITH_STATE if with_state else _TASK_ROW
-        row = s.execute(query.where(_TASKS.c.id == task_id)).mappings().first()
+        query = _TASK_BY_ID_WITH_STATE if with_state else _TASK_BY_ID
+        row = s.connection().execute(query, {"task_id": task_id}).mappings().first()
         if row is None:
             raise NotFound("no such task")
         if may_work(actor, row["role"], row["agency_code"], (row["applicant_id"], row["agent_id"])):
@@ -378,9 +433,9 @@ class CaseEngine:
 
     def _bump(self, s: Session, row: Mapping, now: datetime) -> int:
         """Advance the case's revision for a change that leaves the workflow as it is."""
-        result = s.execute(update(_CASES)
-                           .where(_CASES.c.id == row["id"], _CASES.c.revision == row["revision"])
-                           .values(revision=row["revision"] + 1, updated_at=now))
+        result = s.connection().execute(_BUMP_CASE, {
+            "b_id": row["id"], "b_revision": row["revision"], "revision": row["revision"] + 1,
+            "updated_at": now})
         if result.rowcount != 1:
             raise CaseConflict(CONFLICT_MESSAGE)
         return row["revision"] + 1
@@ -433,13 +488,15 @@ class CaseEngine:
             workflow.task_tree.data.update({"application": application, "previous": None,
                                             **(extra_data or {})})
             self._run(workflow)
-            revision = self._save(s, case, workflow, now, set())
+            revision = self._save(s, case, workflow, now, 0.0)
             audit.append(s, "case.start", actor_id=actor.user_id, case_id=case.id, ip=actor.ip,
                          on_behalf_of=case.applicant_id if case.agent_id else None, at=now,
                          detail={"service": service_key, "number": case.number,
                                  "version": definition.version})
             status = "closed" if workflow.is_completed() else "open"
             box["result"] = CommandResult(case.id, case.number, revision, status)
+            box["workflow"] = workflow
+        self._live.checkin(box["result"], box.get("workflow"))
         return box["result"]
 
     def claim(self, actor: Actor, task_id: str, *, expected_revision: int | None = None) -> CommandResult:
@@ -452,11 +509,12 @@ class CaseEngine:
                 raise CaseConflict("task already claimed by someone else")
             now = self.clock()
             revision = self._bump(s, row, now)
-            s.execute(update(_TASKS).where(_TASKS.c.id == task_id)
-                      .values(assignee_id=actor.user_id, claimed_at=now))
+            s.connection().execute(_ASSIGN_TASK, {"b_id": task_id, "assignee_id": actor.user_id,
+                                                  "claimed_at": now})
             audit.append(s, "task.claim", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip,
                          at=now, detail={"task": row["spec_name"], "task_id": task_id})
             box["result"] = CommandResult(row["id"], row["number"], revision, row["status"])
+        self._live.renumber(box["result"].case_id, box["result"].revision - 1, box["result"].revision)
         return box["result"]
 
     def release(self, actor: Actor, task_id: str, *, expected_revision: int | None = None) -> CommandResult:
@@ -468,12 +526,13 @@ class CaseEngine:
                 raise Forbidden("only the holder or a supervisor may release a task")
             now = self.clock()
             revision = self._bump(s, row, now)
-            s.execute(update(_TASKS).where(_TASKS.c.id == task_id)
-                      .values(assignee_id=None, claimed_at=None))
+            s.connection().execute(_ASSIGN_TASK, {"b_id": task_id, "assignee_id": None,
+                                                  "claimed_at": None})
             audit.append(s, "task.release", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip,
                          at=now, detail={"task": row["spec_name"], "task_id": task_id,
                                          "from": row["assignee_id"]})
             box["result"] = CommandResult(row["id"], row["number"], revision, row["status"])
+        self._live.renumber(box["result"].case_id, box["result"].revision - 1, box["result"].revision)
         return box["result"]
 
     def reassign(self, actor: Actor, task_id: str, to_user_id: str, *,
@@ -489,12 +548,13 @@ class CaseEngine:
                 raise InvalidInput("bad assignee", {"assignee": ["not in the task's group"]})
             now = self.clock()
             revision = self._bump(s, row, now)
-            s.execute(update(_TASKS).where(_TASKS.c.id == task_id)
-                      .values(assignee_id=target.id, claimed_at=now))
+            s.connection().execute(_ASSIGN_TASK, {"b_id": task_id, "assignee_id": target.id,
+                                                  "claimed_at": now})
             audit.append(s, "task.reassign", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip,
                          at=now, detail={"task": row["spec_name"], "task_id": task_id,
                                          "from": row["assignee_id"], "to": target.id})
             box["result"] = CommandResult(row["id"], row["number"], revision, row["status"])
+        self._live.renumber(box["result"].case_id, box["result"].revision - 1, box["result"].revision)
         return box["result"]
 
     def complete_task(
@@ -523,8 +583,12 @@ class CaseEngine:
             case = CaseRef.from_row(row)
             if documents.attachment_fields(form.schema, submitted):
                 submitted = self._attach(s, actor, case, submitted, form, uploads or {}, None)
-            workflow = self._load(s, case, row["state"], actor)
-            before = self._ready_ids(workflow)
+            workflow = self._live.checkout(case.id, case.revision)
+            if workflow is None:
+                workflow = self._load(s, case, orjson.loads(row["state_text"]), actor)
+            else:
+                workflow.script_engine = self._script_engine(s, case, actor)
+            since = time.time()
             spiff_task = workflow.get_task_from_id(UUID(task_id))
             result = {name: submitted.get(name) for name in form.schema.get("properties", {})}
             result_key = task_properties(spiff_task).get("resultKey")
@@ -535,11 +599,11 @@ class CaseEngine:
             spiff_task.run()
             self._run(workflow)
             now = self.clock()
-            revision = self._save(s, case, workflow, now, before, completed_id=task_id)
-            done = s.execute(update(_TASKS)
-                             .where(_TASKS.c.id == task_id, _TASKS.c.status == "open")
-                             .values(status="completed", completed_at=now, completed_by=actor.user_id,
-                                     assignee_id=row["assignee_id"] or actor.user_id, result=result))
+            revision = self._save(s, case, workflow, now, since, completed_id=task_id)
+            done = s.connection().execute(_COMPLETE_TASK, {
+                "b_id": task_id, "status": "completed", "completed_at": now,
+                "completed_by": actor.user_id, "assignee_id": row["assignee_id"] or actor.user_id,
+                "result": result})
             if done.rowcount != 1:
                 raise CaseConflict("task is no longer open")
             applicant_task = row["role"] == "applicant" and actor.user_id != row["applicant_id"]
@@ -549,6 +613,8 @@ class CaseEngine:
                                  "decision": _decision_of(result)})
             status = "closed" if workflow.is_completed() else "open"
             box["result"] = CommandResult(case.id, case.number, revision, status)
+            box["workflow"] = workflow
+        self._live.checkin(box["result"], box.get("workflow"))
         return box["result"]
 
     def cancel_case(self, actor: Actor, case_id: str, reason: str, *,
@@ -600,9 +666,9 @@ class CaseEngine:
                         continue
                     case = CaseRef.from_row(row)
                     workflow = self._load(s, case, row["state"], None)
-                    before = self._ready_ids(workflow)
+                    since = time.time()
                     self._run(workflow)
-                    self._save(s, case, workflow, now, before)
+                    self._save(s, case, workflow, now, since)
                     audit.append(s, "case.timers", case_id=case.id, at=now)
                     fired += 1
             except CaseConflict:

@@ -111,6 +111,7 @@ class ParsedDefinition:
     spec: Any
     subprocess_specs: dict
     lanes: set[str] = field(default_factory=set)
+    has_timers: bool = False
 
 
 _PARSER_OPTIONS = dict(
@@ -155,8 +156,11 @@ def parse_definition(bpmn: bytes, process_id: str | None = None) -> ParsedDefini
         raise
     except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises many kinds
         raise DeploymentError("diagram cannot be parsed", [str(exc)]) from exc
-    lanes = {ts.lane for ts in spec.task_specs.values() if getattr(ts, "lane", None)}
-    return ParsedDefinition(pid, spec, subprocess_specs, lanes)
+    every = [*spec.task_specs.values(),
+             *(ts for sub in subprocess_specs.values() for ts in sub.task_specs.values())]
+    lanes = {ts.lane for ts in every if getattr(ts, "lane", None)}
+    timers = any(isinstance(getattr(ts, "event_definition", None), TimerEventDefinition) for ts in every)
+    return ParsedDefinition(pid, spec, subprocess_specs, lanes, timers)
 
 
 class SpecCache:
@@ -244,6 +248,30 @@ def load_state(state: Mapping, parsed: ParsedDefinition, engine: PythonScriptEng
     workflow = _converter.state_from_dict(dict(state), parsed)
     workflow.script_engine = engine
     return workflow
+
+
+_ENDED = (TaskState.COMPLETED, TaskState.CANCELLED, TaskState.ERROR)
+
+
+def user_task_changes(workflow: BpmnWorkflow, since: float) -> tuple[list, list, list]:
+    """(ready, newly ready, no longer ready) user tasks, in one pass over the task table.
+
+    Tasks whose state changed at or after ``since`` are the ones a command touched;
+    walking the task dictionaries is much cheaper than iterating the task tree.
+    """
+    ready, new, gone = [], [], []
+    tables = [workflow.tasks, *(sub.tasks for sub in workflow.subprocesses.values())]
+    for table in tables:
+        for task in table.values():
+            if not task.task_spec.manual:
+                continue
+            if task.state == TaskState.READY:
+                ready.append(task)
+                if task.last_state_change >= since:
+                    new.append(task)
+            elif task.last_state_change >= since and task.state in _ENDED:
+                gone.append(task)
+    return ready, new, gone
 
 
 def ready_user_tasks(workflow: BpmnWorkflow) -> list:
