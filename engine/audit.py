@@ -12,25 +12,26 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from .db import utcnow
 from .models import AuditEvent
 
 GENESIS = "0" * 64
-_CHAIN_LOCK_KEY = 7_202_611
+CHAIN_LOCK_KEY = 7_202_611
+PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(%(k)s)"
+PG_APPEND_SQL = (
+    "INSERT INTO audit_events (at, actor_id, on_behalf_of, action, case_id, ip, purpose, result,"
+    " detail, prev_hash, hash)"
+    " SELECT %(at)s, %(actor_id)s, %(on_behalf_of)s, %(action)s, %(case_id)s, %(ip)s, %(purpose)s,"
+    " %(result)s, CAST(%(detail)s AS JSONB), p.h,"
+    " encode(sha256(convert_to(p.h || %(body)s, 'UTF8')), 'hex')"
+    " FROM (SELECT coalesce((SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), %(genesis)s) AS h) p"
+)
 _EVENTS = AuditEvent.__table__
 _LAST_HASH = select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)
 _INSERT = insert(_EVENTS)
-_PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
-_PG_APPEND = text(
-    "INSERT INTO audit_events (at, actor_id, on_behalf_of, action, case_id, ip, purpose, result,"
-    " detail, prev_hash, hash)"
-    " SELECT :at, :actor_id, :on_behalf_of, :action, :case_id, :ip, :purpose, :result,"
-    " CAST(:detail AS JSONB), p.h, encode(sha256(convert_to(p.h || :body, 'UTF8')), 'hex')"
-    " FROM (SELECT coalesce((SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), :genesis) AS h) p"
-)
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,21 @@ class ChainReport:
     first_bad_id: int | None = None
 
 
-def _body(at: datetime, actor_id, on_behalf_of, action, case_id, ip, purpose, result, detail) -> str:
+def body(at: datetime, actor_id, on_behalf_of, action, case_id, ip, purpose, result, detail) -> str:
     return json.dumps([at.isoformat(), actor_id, on_behalf_of, action, case_id, ip, purpose, result,
                        detail], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def _digest(prev_hash: str, body: str) -> str:
+def digest(prev_hash: str, body: str) -> str:
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def event(action: str, *, actor_id: str | None = None, on_behalf_of: str | None = None,
+          case_id: str | None = None, ip: str | None = None, purpose: str | None = None,
+          result: str = "ok", detail: dict | None = None, at: datetime | None = None) -> dict:
+    """The columns of one event, as ``append`` and the engine's write batches take them."""
+    return dict(at=at or utcnow(), actor_id=actor_id, on_behalf_of=on_behalf_of, action=action,
+                case_id=case_id, ip=ip, purpose=purpose, result=result, detail=detail or {})
 
 
 def append(
@@ -63,18 +72,19 @@ def append(
     at: datetime | None = None,
 ) -> None:
     """Append one event inside the caller's transaction (call it last: it serialises)."""
-    values = dict(at=at or utcnow(), actor_id=actor_id, on_behalf_of=on_behalf_of, action=action,
-                  case_id=case_id, ip=ip, purpose=purpose, result=result, detail=detail or {})
-    body = _body(**values)
+    values = event(action, actor_id=actor_id, on_behalf_of=on_behalf_of, case_id=case_id, ip=ip,
+                   purpose=purpose, result=result, detail=detail, at=at)
+    text_body = body(**values)
+    session.flush()
     if session.get_bind().dialect.name == "postgresql":
-        conn = session.connection()
-        conn.execute(_PG_LOCK, {"k": _CHAIN_LOCK_KEY})
-        conn.execute(_PG_APPEND, {**values, "detail": json.dumps(values["detail"], ensure_ascii=False),
-                                  "body": body, "genesis": GENESIS})
+        cursor = session.connection().connection.driver_connection.cursor()
+        cursor.execute(PG_LOCK_SQL, {"k": CHAIN_LOCK_KEY})
+        cursor.execute(PG_APPEND_SQL, {**values, "detail": json.dumps(values["detail"], ensure_ascii=False),
+                                       "body": text_body, "genesis": GENESIS})
         return
     conn = session.connection()
     prev = conn.execute(_LAST_HASH).scalar() or GENESIS
-    conn.execute(_INSERT, {**values, "prev_hash": prev, "hash": _digest(prev, body)})
+    conn.execute(_INSERT, {**values, "prev_hash": prev, "hash": digest(prev, text_body)})
 
 
 def verify_chain(session: Session, batch: int = 1000) -> ChainReport:
@@ -88,11 +98,11 @@ def verify_chain(session: Session, batch: int = 1000) -> ChainReport:
         ).all()
         if not rows:
             return ChainReport(True, checked)
-        for event in rows:
-            body = _body(event.at, event.actor_id, event.on_behalf_of, event.action, event.case_id,
-                         event.ip, event.purpose, event.result, event.detail)
-            if event.prev_hash != prev or _digest(prev, body) != event.hash:
-                return ChainReport(False, checked, event.id)
-            prev = event.hash
+        for row in rows:
+            text_body = body(row.at, row.actor_id, row.on_behalf_of, row.action, row.case_id,
+                             row.ip, row.purpose, row.result, row.detail)
+            if row.prev_hash != prev or digest(prev, text_body) != row.hash:
+                return ChainReport(False, checked, row.id)
+            prev = row.hash
             checked += 1
-            last_id = event.id
+            last_id = row.id

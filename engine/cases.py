@@ -23,7 +23,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from sqlalchemy import Text, bindparam, cast, exists, insert, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,7 @@ from .calendar import TAIPEI, BusinessCalendar
 from .db import transaction, utcnow
 from .definitions import parse_and_lint, sha256
 from .documents import Upload
+from .store import CaseStore, WriteBatch
 from .errors import CaseConflict, DeploymentError, Forbidden, InvalidInput, NotFound
 from .forms import Form, FormRegistry
 from .models import (
@@ -68,41 +69,13 @@ CONFLICT_MESSAGE = "case changed since it was loaded"
 _TASKS = HumanTask.__table__
 _CASES = Case.__table__
 _SERVICES = Service.__table__
-_TASK_COLUMNS = (
-    _TASKS.c.id.label("task_id"), _TASKS.c.role, _TASKS.c.agency_code,
-    _TASKS.c.status.label("task_status"), _TASKS.c.assignee_id, _TASKS.c.form_key,
-    _TASKS.c.spec_name, _TASKS.c.name.label("task_name"),
-)
 _CASE_COLUMNS = (
     _CASES.c.id, _CASES.c.number, _CASES.c.service_key, _CASES.c.owner_agency,
     _CASES.c.applicant_id, _CASES.c.agent_id, _CASES.c.revision, _CASES.c.definition_id,
     _CASES.c.status, _SERVICES.c.search_fields,
 )
-_TASK_ROW = (select(*_TASK_COLUMNS, *_CASE_COLUMNS)
-             .select_from(_TASKS.join(_CASES, _CASES.c.id == _TASKS.c.case_id)
-                          .join(_SERVICES, _SERVICES.c.key == _CASES.c.service_key)))
-_TASK_ROW_WITH_STATE = _TASK_ROW.add_columns(cast(_CASES.c.state, Text).label("state_text"))
 _CASE_ROW = (select(*_CASE_COLUMNS, _CASES.c.state)
              .select_from(_CASES.join(_SERVICES, _SERVICES.c.key == _CASES.c.service_key)))
-
-# Statements built once: the hot path then skips construction and cache-key work.
-_TASK_BY_ID = _TASK_ROW.where(_TASKS.c.id == bindparam("task_id"))
-_TASK_BY_ID_WITH_STATE = _TASK_ROW_WITH_STATE.where(_TASKS.c.id == bindparam("task_id"))
-_SAVE_CASE = (update(_CASES)
-              .where(_CASES.c.id == bindparam("b_id"), _CASES.c.revision == bindparam("b_revision"))
-              .values({c: bindparam(c) for c in ("revision", "state", "updated_at", "next_timer_at",
-                                                 "stage", "fields", "status", "closed_at", "outcome")}))
-_BUMP_CASE = (update(_CASES)
-              .where(_CASES.c.id == bindparam("b_id"), _CASES.c.revision == bindparam("b_revision"))
-              .values(revision=bindparam("revision"), updated_at=bindparam("updated_at")))
-_INSERT_TASK = insert(_TASKS)
-_ASSIGN_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("b_id"))
-                .values(assignee_id=bindparam("assignee_id"), claimed_at=bindparam("claimed_at")))
-_COMPLETE_TASK = (update(_TASKS)
-                  .where(_TASKS.c.id == bindparam("b_id"), _TASKS.c.status == "open")
-                  .values({c: bindparam(c) for c in ("status", "completed_at", "completed_by",
-                                                     "assignee_id", "result")}))
-
 
 @dataclass(frozen=True)
 class CaseRef:
@@ -206,6 +179,7 @@ class CaseEngine:
         self.specs = SpecCache()
         self._by_definition: dict[int, ParsedDefinition] = {}
         self._live = LiveWorkflows()
+        self.store = CaseStore(sessions.kw["bind"].dialect.name)
 
     # -- definitions -------------------------------------------------------
 
@@ -334,25 +308,23 @@ class CaseEngine:
         return fields
 
     def _save(self, s: Session, case: CaseRef, workflow, now: datetime, since: float,
-              completed_id: str | None = None) -> int:
-        """Write state and derived rows; the guarded UPDATE is what detects a lost race.
+              completed_id: str | None = None) -> WriteBatch:
+        """The writes that persist a changed workflow: state, derived columns and task rows.
 
         ``since`` is when the command started changing the workflow: user tasks
-        that changed state after it are the ones whose rows need writing.
+        that changed state after it are the ones whose rows need writing. The
+        case update is guarded by the revision the command read, which is what
+        detects a lost race.
         """
         ready, new, gone = user_task_changes(workflow, since)
         values = self._case_values(s, case, workflow, ready, now)
-        result = s.connection().execute(_SAVE_CASE, {
-            "b_id": case.id, "b_revision": case.revision, "revision": case.revision + 1, **values})
-        if result.rowcount != 1:
-            raise CaseConflict(CONFLICT_MESSAGE)
-        if new:
-            s.connection().execute(_INSERT_TASK, [self._human_task_row(case, t, now) for t in new])
-        gone = {str(t.id) for t in gone} - {completed_id}
-        if gone:
-            s.execute(update(_TASKS).where(_TASKS.c.id.in_(gone), _TASKS.c.status == "open")
-                      .values(status="cancelled", completed_at=now))
-        return case.revision + 1
+        return WriteBatch(
+            case={"b_id": case.id, "b_revision": case.revision, "revision": case.revision + 1,
+                  **values},
+            new_tasks=[self._human_task_row(case, t, now) for t in new],
+            cancelled=sorted({str(t.id) for t in gone} - {completed_id}),
+            cancelled_at=now,
+        )
 
     def _human_task_row(self, case: CaseRef, task, now: datetime) -> dict:
         spec = task.task_spec
@@ -413,8 +385,7 @@ class CaseEngine:
 
     def _task_row(self, s: Session, actor: Actor, task_id: str, with_state: bool = False):
         """The task joined with its case; NotFound unless the actor may work or see it."""
-        query = _TASK_BY_ID_WITH_STATE if with_state else _TASK_BY_ID
-        row = s.connection().execute(query, {"task_id": task_id}).mappings().first()
+        row = self.store.read_task(s, task_id, with_state)
         if row is None:
             raise NotFound("no such task")
         if may_work(actor, row["role"], row["agency_code"], (row["applicant_id"], row["agent_id"])):
@@ -431,14 +402,17 @@ class CaseEngine:
         if row["task_status"] != "open":
             raise CaseConflict("task is no longer open")
 
-    def _bump(self, s: Session, row: Mapping, now: datetime) -> int:
-        """Advance the case's revision for a change that leaves the workflow as it is."""
-        result = s.connection().execute(_BUMP_CASE, {
-            "b_id": row["id"], "b_revision": row["revision"], "revision": row["revision"] + 1,
-            "updated_at": now})
-        if result.rowcount != 1:
-            raise CaseConflict(CONFLICT_MESSAGE)
-        return row["revision"] + 1
+    @staticmethod
+    def _reassigned(row: Mapping, assignee_id: str | None, now: datetime, event: dict) -> WriteBatch:
+        """A change of who holds a task: the workflow stays as it is, the revision moves on."""
+        return WriteBatch(
+            case={"b_id": row["id"], "b_revision": row["revision"], "revision": row["revision"] + 1,
+                  "updated_at": now},
+            bump_only=True,
+            task_update=("assign_task", {"b_id": row["task_id"], "assignee_id": assignee_id,
+                                         "claimed_at": now if assignee_id else None}),
+            events=[event],
+        )
 
     # -- commands ----------------------------------------------------------
 
@@ -488,11 +462,13 @@ class CaseEngine:
             workflow.task_tree.data.update({"application": application, "previous": None,
                                             **(extra_data or {})})
             self._run(workflow)
-            revision = self._save(s, case, workflow, now, 0.0)
-            audit.append(s, "case.start", actor_id=actor.user_id, case_id=case.id, ip=actor.ip,
-                         on_behalf_of=case.applicant_id if case.agent_id else None, at=now,
-                         detail={"service": service_key, "number": case.number,
-                                 "version": definition.version})
+            batch = self._save(s, case, workflow, now, 0.0)
+            batch.events.append(audit.event(
+                "case.start", actor_id=actor.user_id, case_id=case.id, ip=actor.ip,
+                on_behalf_of=case.applicant_id if case.agent_id else None, at=now,
+                detail={"service": service_key, "number": case.number, "version": definition.version}))
+            self.store.write(s, batch)
+            revision = case.revision + 1
             status = "closed" if workflow.is_completed() else "open"
             box["result"] = CommandResult(case.id, case.number, revision, status)
             box["workflow"] = workflow
@@ -508,12 +484,10 @@ class CaseEngine:
             if row["assignee_id"] and row["assignee_id"] != actor.user_id:
                 raise CaseConflict("task already claimed by someone else")
             now = self.clock()
-            revision = self._bump(s, row, now)
-            s.connection().execute(_ASSIGN_TASK, {"b_id": task_id, "assignee_id": actor.user_id,
-                                                  "claimed_at": now})
-            audit.append(s, "task.claim", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip,
-                         at=now, detail={"task": row["spec_name"], "task_id": task_id})
-            box["result"] = CommandResult(row["id"], row["number"], revision, row["status"])
+            self.store.write(s, self._reassigned(row, actor.user_id, now, audit.event(
+                "task.claim", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip, at=now,
+                detail={"task": row["spec_name"], "task_id": task_id})))
+            box["result"] = CommandResult(row["id"], row["number"], row["revision"] + 1, row["status"])
         self._live.renumber(box["result"].case_id, box["result"].revision - 1, box["result"].revision)
         return box["result"]
 
@@ -525,13 +499,10 @@ class CaseEngine:
                     actor, row["agency_code"], row["owner_agency"]):
                 raise Forbidden("only the holder or a supervisor may release a task")
             now = self.clock()
-            revision = self._bump(s, row, now)
-            s.connection().execute(_ASSIGN_TASK, {"b_id": task_id, "assignee_id": None,
-                                                  "claimed_at": None})
-            audit.append(s, "task.release", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip,
-                         at=now, detail={"task": row["spec_name"], "task_id": task_id,
-                                         "from": row["assignee_id"]})
-            box["result"] = CommandResult(row["id"], row["number"], revision, row["status"])
+            self.store.write(s, self._reassigned(row, None, now, audit.event(
+                "task.release", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip, at=now,
+                detail={"task": row["spec_name"], "task_id": task_id, "from": row["assignee_id"]})))
+            box["result"] = CommandResult(row["id"], row["number"], row["revision"] + 1, row["status"])
         self._live.renumber(box["result"].case_id, box["result"].revision - 1, box["result"].revision)
         return box["result"]
 
@@ -547,13 +518,11 @@ class CaseEngine:
                     Actor.from_user(target), row["role"], row["agency_code"], ()):
                 raise InvalidInput("bad assignee", {"assignee": ["not in the task's group"]})
             now = self.clock()
-            revision = self._bump(s, row, now)
-            s.connection().execute(_ASSIGN_TASK, {"b_id": task_id, "assignee_id": target.id,
-                                                  "claimed_at": now})
-            audit.append(s, "task.reassign", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip,
-                         at=now, detail={"task": row["spec_name"], "task_id": task_id,
-                                         "from": row["assignee_id"], "to": target.id})
-            box["result"] = CommandResult(row["id"], row["number"], revision, row["status"])
+            self.store.write(s, self._reassigned(row, target.id, now, audit.event(
+                "task.reassign", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip, at=now,
+                detail={"task": row["spec_name"], "task_id": task_id, "from": row["assignee_id"],
+                        "to": target.id})))
+            box["result"] = CommandResult(row["id"], row["number"], row["revision"] + 1, row["status"])
         self._live.renumber(box["result"].case_id, box["result"].revision - 1, box["result"].revision)
         return box["result"]
 
@@ -599,18 +568,17 @@ class CaseEngine:
             spiff_task.run()
             self._run(workflow)
             now = self.clock()
-            revision = self._save(s, case, workflow, now, since, completed_id=task_id)
-            done = s.connection().execute(_COMPLETE_TASK, {
-                "b_id": task_id, "status": "completed", "completed_at": now,
-                "completed_by": actor.user_id, "assignee_id": row["assignee_id"] or actor.user_id,
-                "result": result})
-            if done.rowcount != 1:
-                raise CaseConflict("task is no longer open")
-            applicant_task = row["role"] == "applicant" and actor.user_id != row["applicant_id"]
-            audit.append(s, "task.complete", actor_id=actor.user_id, case_id=case.id, ip=actor.ip,
-                         on_behalf_of=row["applicant_id"] if applicant_task else None, at=now,
-                         detail={"task": row["spec_name"], "task_id": task_id,
-                                 "decision": _decision_of(result)})
+            batch = self._save(s, case, workflow, now, since, completed_id=task_id)
+            batch.task_update = ("complete_task", {
+                "b_id": task_id, "completed_at": now, "completed_by": actor.user_id,
+                "assignee_id": row["assignee_id"] or actor.user_id, "result": result})
+            for_applicant = row["role"] == "applicant" and actor.user_id != row["applicant_id"]
+            batch.events.append(audit.event(
+                "task.complete", actor_id=actor.user_id, case_id=case.id, ip=actor.ip, at=now,
+                on_behalf_of=row["applicant_id"] if for_applicant else None,
+                detail={"task": row["spec_name"], "task_id": task_id, "decision": _decision_of(result)}))
+            self.store.write(s, batch)
+            revision = case.revision + 1
             status = "closed" if workflow.is_completed() else "open"
             box["result"] = CommandResult(case.id, case.number, revision, status)
             box["workflow"] = workflow
@@ -668,8 +636,9 @@ class CaseEngine:
                     workflow = self._load(s, case, row["state"], None)
                     since = time.time()
                     self._run(workflow)
-                    self._save(s, case, workflow, now, since)
-                    audit.append(s, "case.timers", case_id=case.id, at=now)
+                    batch = self._save(s, case, workflow, now, since)
+                    batch.events.append(audit.event("case.timers", case_id=case.id, at=now))
+                    self.store.write(s, batch)
                     fired += 1
             except CaseConflict:
                 continue

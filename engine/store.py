@@ -1,0 +1,186 @@
+"""The engine's hot-path statements, sent through the DBAPI in as few round trips as possible.
+
+A command reads its task and case in one statement, works in memory, then hands
+this module a ``WriteBatch``: the guarded case update, the derived task rows and
+the audit event. On PostgreSQL the batch goes out in one pipeline (one network
+round trip instead of one per statement); on SQLite the statements run in turn
+on the already locked connection. Rows written here are the same rows the ORM
+reads: timestamps are UTC (naive text on SQLite, as SQLAlchemy stores them) and
+JSON is the same text SQLAlchemy would write.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from sqlalchemy.orm import Session
+
+from . import audit
+from .errors import CaseConflict
+
+CONFLICT_MESSAGE = "case changed since it was loaded"
+
+_CASE_COLUMNS = ("revision", "state", "updated_at", "next_timer_at", "stage", "fields", "status",
+                 "closed_at", "outcome")
+_TASK_COLUMNS = ("id", "case_id", "spec_name", "name", "lane", "role", "agency_code", "form_key",
+                 "status", "assignee_id", "completed_by", "created_at", "claimed_at", "due_at",
+                 "completed_at", "result", "context")
+_JSON = {"state": "json", "fields": "jsonb", "result": "jsonb", "context": "jsonb"}
+_TIMES = {"updated_at", "next_timer_at", "closed_at", "created_at", "claimed_at", "due_at",
+          "completed_at", "at"}
+
+_READ_TASK = """
+SELECT t.id AS task_id, t.role, t.agency_code, t.status AS task_status, t.assignee_id, t.form_key,
+       t.spec_name, t.name AS task_name, c.id, c.number, c.service_key, c.owner_agency,
+       c.applicant_id, c.agent_id, c.revision, c.definition_id, c.status, s.search_fields{state}
+FROM human_tasks t JOIN cases c ON c.id = t.case_id JOIN services s ON s.key = c.service_key
+WHERE t.id = :task_id"""
+
+
+def _placeholder(name: str, dialect: str) -> str:
+    if dialect == "postgresql":
+        cast = _JSON.get(name)
+        return f"CAST(%({name})s AS {cast})" if cast else f"%({name})s"
+    return f":{name}"
+
+
+def _sql(template: str, dialect: str) -> str:
+    return re.sub(r":(\w+)", lambda m: _placeholder(m.group(1), dialect), template)
+
+
+def _statements(dialect: str) -> dict[str, str]:
+    sets = ", ".join(f"{c} = :{c}" for c in _CASE_COLUMNS)
+    return {
+        "read_task": _sql(_READ_TASK.format(state=""), dialect),
+        "read_task_state": _sql(_READ_TASK.format(
+            state=", CAST(c.state AS text) AS state_text" if dialect == "postgresql"
+            else ", c.state AS state_text"), dialect),
+        "save_case": _sql(f"UPDATE cases SET {sets} WHERE id = :b_id AND revision = :b_revision",
+                          dialect),
+        "bump_case": _sql("UPDATE cases SET revision = :revision, updated_at = :updated_at "
+                          "WHERE id = :b_id AND revision = :b_revision", dialect),
+        "insert_task": _sql(f"INSERT INTO human_tasks ({', '.join(_TASK_COLUMNS)}) VALUES "
+                            f"({', '.join(':' + c for c in _TASK_COLUMNS)})", dialect),
+        "assign_task": _sql("UPDATE human_tasks SET assignee_id = :assignee_id, claimed_at = :claimed_at "
+                            "WHERE id = :b_id AND status = 'open'", dialect),
+        "complete_task": _sql("UPDATE human_tasks SET status = 'completed', completed_at = :completed_at, "
+                              "completed_by = :completed_by, assignee_id = :assignee_id, "
+                              "result = :result WHERE id = :b_id AND status = 'open'", dialect),
+    }
+
+
+@dataclass
+class WriteBatch:
+    """Everything one command writes besides what handlers wrote through the session."""
+
+    case: dict | None = None          # save_case or bump_case parameters
+    bump_only: bool = False
+    new_tasks: list[dict] = field(default_factory=list)
+    task_update: tuple[str, dict] | None = None   # ("assign_task" | "complete_task", params)
+    cancelled: list[str] = field(default_factory=list)
+    cancelled_at: datetime | None = None
+    events: list[dict] = field(default_factory=list)
+
+
+class CaseStore:
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.sql = _statements(dialect)
+
+    # -- value conversion --------------------------------------------------
+
+    def _value(self, name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if name in _JSON:
+            return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        if name in _TIMES and self.dialect == "sqlite":
+            return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value
+
+    def _params(self, params: dict) -> dict:
+        return {k: self._value(k, v) for k, v in params.items()}
+
+    # -- reads -------------------------------------------------------------
+
+    def read_task(self, s: Session, task_id: str, with_state: bool = False) -> dict | None:
+        driver = s.connection().connection.driver_connection
+        cursor = driver.cursor()
+        try:
+            sql = self.sql["read_task_state" if with_state else "read_task"]
+            if self.dialect == "postgresql":
+                with driver.pipeline():  # the transaction's BEGIN travels with the query
+                    cursor.execute(sql, {"task_id": task_id})
+            else:
+                cursor.execute(sql, {"task_id": task_id})
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            names = [d[0] for d in cursor.description]
+        finally:
+            cursor.close()
+        found = dict(zip(names, row))
+        fields = found["search_fields"]
+        found["search_fields"] = orjson.loads(fields) if isinstance(fields, (str, bytes)) else fields or {}
+        return found
+
+    # -- writes ------------------------------------------------------------
+
+    def write(self, s: Session, batch: WriteBatch) -> None:
+        """Run the batch in the session's transaction; CaseConflict if a guard did not hold."""
+        s.flush()
+        driver = s.connection().connection.driver_connection
+        if self.dialect == "postgresql":
+            with driver.pipeline():
+                guarded = self._send(driver, batch)
+        else:
+            guarded = self._send(driver, batch)
+        if any(cursor.rowcount != 1 for cursor in guarded):
+            raise CaseConflict(CONFLICT_MESSAGE)
+
+    def _send(self, driver, batch: WriteBatch) -> list:
+        guarded = []
+        if batch.case is not None:
+            statement = "bump_case" if batch.bump_only else "save_case"
+            guarded.append(self._execute(driver, statement, batch.case))
+        if batch.new_tasks:
+            cursor = driver.cursor()
+            cursor.executemany(self.sql["insert_task"], [self._params(r) for r in batch.new_tasks])
+        if batch.task_update is not None:
+            guarded.append(self._execute(driver, *batch.task_update))
+        if batch.cancelled:
+            marks = ", ".join(_placeholder(f"c{i}", self.dialect) for i in range(len(batch.cancelled)))
+            sql = (f"UPDATE human_tasks SET status = 'cancelled', completed_at = "
+                   f"{_placeholder('completed_at', self.dialect)} WHERE status = 'open' AND id IN ({marks})")
+            driver.cursor().execute(sql, {"completed_at": self._value("completed_at", batch.cancelled_at),
+                                          **{f"c{i}": v for i, v in enumerate(batch.cancelled)}})
+        for event in batch.events:
+            self._audit(driver, event)
+        return guarded
+
+    def _execute(self, driver, statement: str, params: dict):
+        cursor = driver.cursor()
+        cursor.execute(self.sql[statement], self._params(params))
+        return cursor
+
+    def _audit(self, driver, event: dict) -> None:
+        body = audit.body(**event)
+        detail = orjson.dumps(event["detail"]).decode()
+        if self.dialect == "postgresql":
+            driver.cursor().execute(audit.PG_LOCK_SQL, {"k": audit.CHAIN_LOCK_KEY})
+            driver.cursor().execute(audit.PG_APPEND_SQL, {**event, "detail": detail, "body": body,
+                                                          "genesis": audit.GENESIS})
+            return
+        cursor = driver.cursor()
+        cursor.execute("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")
+        row = cursor.fetchone()
+        prev = row[0] if row else audit.GENESIS
+        cursor.execute(
+            "INSERT INTO audit_events (at, actor_id, on_behalf_of, action, case_id, ip, purpose, result,"
+            " detail, prev_hash, hash) VALUES (:at, :actor_id, :on_behalf_of, :action, :case_id, :ip,"
+            " :purpose, :result, :detail, :prev_hash, :hash)",
+            {**event, "at": self._value("at", event["at"]), "detail": detail, "prev_hash": prev,
+             "hash": audit.digest(prev, body)})
