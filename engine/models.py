@@ -204,6 +204,7 @@ class Draft(Base):
     service_key: Mapped[str] = mapped_column(ForeignKey("services.key"))
     data: Mapped[dict] = mapped_column(JSONType, default=dict)
     related_case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
+    sources: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -274,3 +275,65 @@ class OutboxMessage(Base):
     run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MyDataTransaction(Base):
+    """One MyData transfer (tx_id), kept as the transmission record the law asks for.
+
+    The national ID is never stored here: it travels once, encrypted, in the
+    redirect. The raw package lives in ``mydata_packages`` only until extraction.
+    """
+
+    __tablename__ = "mydata_transactions"
+    __table_args__ = (Index("ix_mydata_tx_due", "status", "next_attempt_at"),)
+
+    tx_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(10), default="online")  # online, counter
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    service_key: Mapped[str] = mapped_column(String(40))
+    draft_id: Mapped[str | None] = mapped_column(String(32))
+    case_id: Mapped[str | None] = mapped_column(String(32))
+    resources: Mapped[list] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16), default="redirected")
+    return_code: Mapped[int | None] = mapped_column(Integer)
+    permission_ticket: Mapped[str | None] = mapped_column(String(64), unique=True)
+    secret_key: Mapped[str | None] = mapped_column(String(200))
+    unable_to_deliver: Mapped[list] = mapped_column(JSONType, default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    package_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MyDataPackage(Base):
+    """The raw package, written durably before extraction and deleted right after."""
+
+    __tablename__ = "mydata_packages"
+
+    tx_id: Mapped[str] = mapped_column(ForeignKey("mydata_transactions.tx_id"), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MyDataRecord(Base):
+    """One dataset of one transfer: where it came from, whether it verified, its fields."""
+
+    __tablename__ = "mydata_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tx_id: Mapped[str] = mapped_column(ForeignKey("mydata_transactions.tx_id"), index=True)
+    resource_id: Mapped[str] = mapped_column(String(20))
+    resource_name: Mapped[str] = mapped_column(String(60))
+    provider: Mapped[str] = mapped_column(String(120), default="")
+    code: Mapped[int] = mapped_column(Integer)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    problems: Mapped[list] = mapped_column(JSONType, default=list)
+    fields: Mapped[dict] = mapped_column(JSONType, default=dict)
+    document_ids: Mapped[list] = mapped_column(JSONType, default=list)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -68,12 +68,13 @@ def postgres_url():
     _drop_postgres(PG_URL, url)
 
 
-def make_app(url: str, tmp_path: Path):
+def make_app(url: str, tmp_path: Path, overrides: dict | None = None):
     from webapp import create_app, seed, services
 
     os.environ.setdefault("ONESTOP_INSTANCE", str(tmp_path / "instance"))
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test-secret",
-                      "PUBLIC_BASE_URL": "http://onestop.test"})
+                      "PUBLIC_BASE_URL": "http://onestop.test", "MYDATA_EMBEDDED_SANDBOX": False,
+                      **(overrides or {})})
     with app.app_context():
         svc = services.get()
         seed.seed(svc.engine, ROOT / "bpmn")

@@ -39,6 +39,7 @@ def create_app(overrides: dict | None = None) -> APIFlask:
     app.config["SPEC_FORMAT"] = "json"
     app.config["OPENAPI_VERSION"] = "3.1.0"
     app.config["AUTO_404_RESPONSE"] = False
+    _configure_mydata(app)
     app.extensions["onestop"] = services.build(app.config)
 
     babel.init_app(app, locale_selector=select_locale)
@@ -50,16 +51,30 @@ def create_app(overrides: dict | None = None) -> APIFlask:
     return app
 
 
+def _configure_mydata(app: APIFlask) -> None:
+    """MyData from MYDATA_* settings, or the embedded sandbox for the demo."""
+    from handlers.mydata import config as mydata_config
+
+    base = app.config["PUBLIC_BASE_URL"].rstrip("/")
+    if app.config.get("MYDATA") is None:
+        app.config["MYDATA"] = mydata_config.from_env(f"{base}/mydata/return")
+    if app.config["MYDATA"] is None and app.config.get("MYDATA_EMBEDDED_SANDBOX"):
+        from .sandbox import mount
+
+        app.config["MYDATA"] = mount(app, base)
+
+
 def _register_blueprints(app: APIFlask) -> None:
     from . import auth  # noqa: F401 - user loaders
     from .accounts.views import bp as accounts
     from .api import bp as api
+    from .mydata.views import bp as mydata
     from .portal.views import bp as portal
     from .supervisor.views import bp as supervisor
     from .verify.views import bp as verify
     from .workbench.views import bp as workbench
 
-    for blueprint in (accounts, portal, workbench, supervisor, verify):
+    for blueprint in (accounts, portal, workbench, supervisor, verify, mydata):
         app.register_blueprint(blueprint)
     app.register_blueprint(api)
 

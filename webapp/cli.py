@@ -52,9 +52,28 @@ def seed() -> None:
 @click.option("--port", default=5000, type=int)
 def run(host: str, port: int) -> None:
     """Serve the web app for one machine (development server, threaded)."""
+    import os
+
+    from handlers.mydata.sandbox.server import MyDataRequestHandler
+
+    from .worker import start_in_background
+
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
     app = _app()
-    click.echo(f"Onestop is serving on http://{host}:{port}/")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    start_in_background(app)
+    click.echo(f"Onestop is serving on http://{host}:{port}/ (MyData sandbox at /mydata-sandbox/)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False,
+            request_handler=MyDataRequestHandler)
+
+
+@main.command()
+def worker() -> None:
+    """Run timers and MyData downloads until stopped (any number may run)."""
+    from .worker import run_forever
+
+    app = _app()
+    click.echo("Onestop worker running; Ctrl+C stops it.")
+    run_forever(app, app.config["WORKER_INTERVAL_SECONDS"])
 
 
 @main.command()

@@ -35,4 +35,6 @@ def from_env() -> dict:
         "BABEL_DEFAULT_LOCALE": "zh_TW",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Taipei",
         "WTF_CSRF_TIME_LIMIT": None,
+        "MYDATA_EMBEDDED_SANDBOX": os.environ.get("ONESTOP_MYDATA_SANDBOX", "1") == "1",
+        "WORKER_INTERVAL_SECONDS": float(os.environ.get("ONESTOP_WORKER_INTERVAL", "2")),
     }

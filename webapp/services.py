@@ -13,6 +13,7 @@ from engine.cases import CaseEngine
 from engine.db import make_engine, make_session_factory
 from engine.forms import FormRegistry
 from engine.workflow import HandlerRegistry
+from handlers.mydata.config import MyDataConfig
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Services:
     sessions: sessionmaker[Session]
     engine: CaseEngine
     forms: FormRegistry
+    mydata: MyDataConfig | None = None
 
 
 def build(config: dict) -> Services:
@@ -30,7 +32,7 @@ def build(config: dict) -> Services:
     registry = handlers.register_all(HandlerRegistry())
     engine = CaseEngine(sessions, forms, registry, settings={
         "public_base_url": config["PUBLIC_BASE_URL"]})
-    return Services(db, sessions, engine, forms)
+    return Services(db, sessions, engine, forms, mydata=config.get("MYDATA"))
 
 
 def get() -> Services:

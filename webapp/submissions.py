@@ -26,3 +26,19 @@ def read(form: Form) -> tuple[dict, dict[str, Upload]]:
 
 def has_attachments(form: Form, data: dict) -> bool:
     return bool(attachment_fields(form.schema, data))
+
+
+def field_label(form: Form, name: str, locale: str) -> str:
+    """「車輛 1 · 車牌號碼」 for ``vehicles-0-plate``: where a value sits, as people read it."""
+    parts, fields, labels = name.split("-"), form.fields(), []
+    while parts:
+        key = parts.pop(0)
+        field = next((f for f in fields if f.key == key), None)
+        if field is None:
+            break
+        label = field.label(locale)
+        if field.kind == "repeat" and parts and parts[0].isdigit():
+            label = f"{label} {int(parts.pop(0)) + 1}"
+        labels.append(label)
+        fields = field.children
+    return " · ".join(labels)

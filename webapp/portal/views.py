@@ -13,6 +13,7 @@ from engine.db import reading, transaction, utcnow
 from engine.errors import InvalidInput
 from engine.models import Case, Document, HumanTask, Permit, Service, User
 from handlers import permits
+from handlers.mydata.sandbox.records import RESOURCES
 from reports import casefile, worklists
 
 from .. import select_locale, services, submissions
@@ -78,10 +79,13 @@ def draft(draft_id: str):
         record = drafts.get(s, actor, draft_id)
         service = s.get(Service, record.service_key)
         data = record.data
+        has_id = bool(s.get(User, actor.user_id).national_id)
     form = svc.forms.get(service.application_form)
+    page = {"service": service, "form": form, "draft_id": draft_id,
+            "mydata": _mydata_offer(service.key, has_id),
+            "sources": _sources(form, record.sources or {})}
     if request.method == "GET":
-        return render_template("portal/apply.html", service=service, form=form, data=data,
-                               errors={}, draft_id=draft_id)
+        return render_template("portal/apply.html", data=data, errors={}, **page)
     data, uploads = submissions.read(form)
     if request.form.get("action") == "save":
         with transaction(svc.sessions) as s:
@@ -101,10 +105,27 @@ def draft(draft_id: str):
         with transaction(svc.sessions) as s:
             kept = drafts.save(s, actor, draft_id, data, form, acceptable)
             data = kept.data
-        return render_template("portal/apply.html", service=service, form=form, data=data,
-                               errors=exc.errors, draft_id=draft_id), 422
+        return render_template("portal/apply.html", data=data, errors=exc.errors, **page), 422
     flash(_("申請已送出，案件編號 %(number)s。", number=result.number), "success")
     return redirect(url_for("portal.case", case_id=result.case_id))
+
+
+def _mydata_offer(service_key: str, has_national_id: bool) -> list[str] | None:
+    """The datasets MyData can bring for this service, or None when it is not offered."""
+    cfg = services.get().mydata
+    resources = cfg.resources.get(service_key) if cfg else None
+    if not resources or not has_national_id:
+        return None
+    return [RESOURCES.get(r, r) for r in resources]
+
+
+def _sources(form, sources: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """Prefilled fields grouped by the dataset they came from."""
+    grouped: dict[str, list[str]] = {}
+    for name, resource_id in sources.items():
+        grouped.setdefault(RESOURCES.get(resource_id, resource_id), []).append(
+            submissions.field_label(form, name, select_locale()))
+    return sorted(grouped.items())
 
 
 def _renewal_extra(s, related_case_id: str) -> dict:

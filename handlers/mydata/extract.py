@@ -1,0 +1,131 @@
+"""From verified datasets to the fields a service needs, and into its form.
+
+Each dataset's JSON keeps the provider's field names; ``extract`` turns them into
+Onestop's, and ``prefill`` merges them into a draft, recording where each value
+came from so the citizen (and the manual-entry KPI) can tell.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+
+VEHICLES = "API.60GGfgGX1A"
+COMPANY = "API.ea0klQl5Wp"
+HOUSEHOLD = "API.7QovE2Gev6"
+
+#: 車籍 car types as the permit form names them; others are kept as they are.
+CAR_TYPES = {"大貨車": "大貨車", "聯結車": "聯結車", "曳引車": "曳引車", "大客車": "大客車",
+             "營業大貨車": "大貨車", "自用大貨車": "大貨車", "半聯結車": "聯結車", "全聯結車": "聯結車"}
+
+
+def _json_file(files: Mapping[str, bytes]) -> object:
+    for name in sorted(files):
+        if name.lower().endswith(".json"):
+            return json.loads(files[name].decode("utf-8"))
+    return {}
+
+
+def _records(value: object, *keys: str) -> list[dict]:
+    """The list of records in a dataset's JSON, wherever the provider put it."""
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    if isinstance(value, dict):
+        for key in keys:
+            if isinstance(value.get(key), list):
+                return [v for v in value[key] if isinstance(v, dict)]
+        return [value]
+    return []
+
+
+def _first(record: Mapping, *keys: str):
+    for key in keys:
+        if record.get(key) not in (None, ""):
+            return record[key]
+    return None
+
+
+def vehicles(files: Mapping[str, bytes]) -> dict:
+    rows = []
+    for v in _records(_json_file(files), "vehicles", "data", "records", "items"):
+        plate = _first(v, "plateNo", "plate_no", "plate")
+        if not plate:
+            continue
+        rows.append({
+            "plate": str(plate).upper(),
+            "type": CAR_TYPES.get(str(_first(v, "carType", "car_type") or ""), _first(v, "carType")),
+            "owner": _first(v, "ownerName", "owner_name"),
+            "licence_expiry": _first(v, "licEffectDt", "lic_effect_dt"),
+            "next_inspection": _first(v, "nextExamDt", "next_exam_dt"),
+        })
+    return {"vehicles": rows}
+
+
+def company(files: Mapping[str, bytes]) -> dict:
+    record = next(iter(_records(_json_file(files), "companies", "data", "records")), {})
+    return {
+        "company_id": _first(record, "company_id", "businessId", "ban", "統一編號"),
+        "name": _first(record, "name", "company_name", "companyName"),
+        "responsible_person": _first(record, "responsible_name", "responsible_person_name",
+                                     "responsiblePerson", "responsible_person"),
+        "address": _first(record, "address"),
+    }
+
+
+def household(files: Mapping[str, bytes]) -> dict:
+    record = next(iter(_records(_json_file(files), "data", "records")), {})
+    return {key: _first(record, key, alt) for key, alt in (
+        ("name", "姓名"), ("birth_date", "birthDate"), ("address", "registered_address"),
+        ("district", "區"), ("village", "里"))}
+
+
+EXTRACTORS: dict[str, Callable[[Mapping[str, bytes]], dict]] = {
+    VEHICLES: vehicles,
+    COMPANY: company,
+    HOUSEHOLD: household,
+}
+
+
+def extract(resource_id: str, files: Mapping[str, bytes]) -> dict:
+    extractor = EXTRACTORS.get(resource_id)
+    if extractor is None:
+        return {"raw": _json_file(files)}
+    return extractor(files)
+
+
+def prefill_permit(data: dict, records: Mapping[str, dict]) -> tuple[dict, dict[str, str]]:
+    """The permit application with MyData's company and vehicles filled in.
+
+    Gross weight is not in 車籍, so vehicles keep any weight the applicant typed
+    for the same plate and otherwise leave it for the applicant to declare.
+    """
+    data = json.loads(json.dumps(data))
+    sources: dict[str, str] = {}
+    firm = records.get(COMPANY)
+    if firm and firm.get("company_id"):
+        applicant = data.setdefault("applicant", {})
+        applicant.update(kind="company", id_no=firm["company_id"])
+        sources.update({"applicant-kind": COMPANY, "applicant-id_no": COMPANY})
+        for key in ("name", "responsible_person"):
+            if firm.get(key):
+                applicant[key] = firm[key]
+                sources[f"applicant-{key}"] = COMPANY
+    cars = (records.get(VEHICLES) or {}).get("vehicles") or []
+    if cars:
+        typed = {v.get("plate"): v for v in data.get("vehicles") or [] if isinstance(v, dict)}
+        rows = []
+        for i, car in enumerate(cars):
+            row = {"plate": car["plate"], "type": car.get("type"), "licence_expiry": car.get("licence_expiry")}
+            weight = (typed.get(car["plate"]) or {}).get("gross_weight")
+            if weight is not None:
+                row["gross_weight"] = weight
+            rows.append({k: v for k, v in row.items() if v is not None})
+            for key in ("plate", "type", "licence_expiry"):
+                if row.get(key) is not None:
+                    sources[f"vehicles-{i}-{key}"] = VEHICLES
+        data["vehicles"] = rows
+    return data, sources
+
+
+PREFILL: dict[str, Callable[[dict, Mapping[str, dict]], tuple[dict, dict[str, str]]]] = {
+    "large_vehicle_permit": prefill_permit,
+}

@@ -1,0 +1,177 @@
+"""MyData downloads, run by workers: claim a due transfer, download, verify, extract.
+
+The HTTP call never runs inside a database transaction. The raw package is
+written durably before extraction and purged right after, keeping its hash.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine import audit, documents
+from engine.db import transaction, utcnow
+from engine.documents import Upload
+from engine.models import Draft, MyDataPackage, MyDataRecord, MyDataTransaction
+
+from . import client, extract, package
+from .config import MyDataConfig
+from .sandbox.records import RESOURCES
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(seconds=120)
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(300, 5 * 2 ** min(attempts, 6)))
+
+
+def claim_due(sessions: sessionmaker[Session], now: datetime, limit: int = 10) -> list[MyDataTransaction]:
+    """Lease due transfers so that no other worker takes them meanwhile."""
+    with transaction(sessions) as s:
+        query = (select(MyDataTransaction)
+                 .where(MyDataTransaction.status == "authorized",
+                        MyDataTransaction.next_attempt_at <= now)
+                 .order_by(MyDataTransaction.next_attempt_at).limit(limit))
+        if s.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        claimed = list(s.scalars(query))
+        for tx in claimed:
+            tx.attempts += 1
+            tx.next_attempt_at = now + LEASE
+        return claimed
+
+
+def run_due(sessions: sessionmaker[Session], cfg: MyDataConfig, now: datetime | None = None) -> int:
+    """One sweep; returns how many transfers were attempted."""
+    now = now or utcnow()
+    due = claim_due(sessions, now)
+    for tx in due:
+        try:
+            attempt(sessions, cfg, tx, now)
+        except Exception as exc:  # noqa: BLE001 - a failed attempt is retried, never lost
+            log.warning("mydata transfer %s attempt failed: %s", tx.tx_id, exc.__class__.__name__)
+            _retry_later(sessions, tx.tx_id, now, f"{exc.__class__.__name__}: {exc}"[:500])
+    return len(due)
+
+
+def attempt(sessions: sessionmaker[Session], cfg: MyDataConfig, tx: MyDataTransaction,
+            now: datetime) -> None:
+    if now > tx.expires_at:
+        _finish(sessions, tx.tx_id, "expired", "the 8-hour download window has passed")
+        return
+    if not tx.secret_key:
+        _finish(sessions, tx.tx_id, "failed",
+                "unable to deliver: " + ", ".join(tx.unable_to_deliver or []))
+        return
+    result = client.download(cfg, tx.permission_ticket, tx.tx_id)
+    if result.status == "ready":
+        zipped = client.decrypt_package(cfg, tx.secret_key, result.payload)
+        keep_package(sessions, tx.tx_id, zipped)
+        extract_stored(sessions, cfg, tx.tx_id)
+    elif result.status == "wait":
+        with transaction(sessions) as s:
+            s.get(MyDataTransaction, tx.tx_id).next_attempt_at = now + timedelta(seconds=result.retry_after)
+    elif result.status == "already":
+        already_fetched(sessions, cfg, tx.tx_id)
+    elif result.status == "gone":
+        _finish(sessions, tx.tx_id, "failed", f"MyData answered {result.http_status}")
+    else:
+        _retry_later(sessions, tx.tx_id, now, f"MyData answered {result.http_status}")
+
+
+def keep_package(sessions: sessionmaker[Session], tx_id: str, zipped: bytes) -> None:
+    """Durable write first: a crash after this point loses nothing (201 on retry)."""
+    with transaction(sessions) as s:
+        tx = s.get(MyDataTransaction, tx_id)
+        s.merge(MyDataPackage(tx_id=tx_id, content=zipped))
+        tx.package_sha256 = hashlib.sha256(zipped).hexdigest()
+        tx.fetched_at = utcnow()
+        tx.status = "fetched"
+
+
+def already_fetched(sessions: sessionmaker[Session], cfg: MyDataConfig, tx_id: str) -> None:
+    """201: the ticket worked once already. Use what we stored, if anything."""
+    with sessions() as s:
+        stored = s.get(MyDataPackage, tx_id) is not None
+        extracted = s.scalar(select(MyDataRecord.id).where(MyDataRecord.tx_id == tx_id).limit(1))
+    if stored:
+        extract_stored(sessions, cfg, tx_id)
+    elif extracted:
+        _finish(sessions, tx_id, "extracted", None)
+    else:
+        _finish(sessions, tx_id, "failed", "the package was already downloaded elsewhere")
+
+
+def extract_stored(sessions: sessionmaker[Session], cfg: MyDataConfig, tx_id: str) -> None:
+    """Verify the stored package, record each dataset, prefill the draft, purge the package."""
+    with transaction(sessions) as s:
+        tx = s.get(MyDataTransaction, tx_id)
+        stored = s.get(MyDataPackage, tx_id)
+        verified = package.open_package(stored.content, list(cfg.trust_store))
+        fields: dict[str, dict] = {}
+        for dataset in verified.datasets:
+            record = MyDataRecord(tx_id=tx_id, resource_id=dataset.resource_id,
+                                  resource_name=dataset.resource_name or RESOURCES.get(dataset.resource_id, ""),
+                                  provider=dataset.provider or "", code=dataset.code,
+                                  verified=dataset.ok, problems=list(dataset.problems))
+            if dataset.ok:
+                record.fields = extract.extract(dataset.resource_id, dataset.files)
+                record.document_ids = _store_pdfs(s, tx, dataset)
+                fields[dataset.resource_id] = record.fields
+            s.add(record)
+        if tx.draft_id:
+            _prefill(s, tx, fields)
+        s.delete(stored)
+        tx.purged_at = utcnow()
+        tx.status = "extracted"
+        tx.next_attempt_at = None
+        audit.append(s, "mydata.receive", actor_id=tx.user_id, case_id=tx.case_id,
+                     purpose=tx.service_key, result="ok",
+                     detail={"tx_id": tx_id, "datasets": [d.resource_id for d in verified.datasets if d.ok],
+                             "refused": [d.resource_id for d in verified.datasets if not d.ok],
+                             "sha256": verified.sha256})
+
+
+def _store_pdfs(s: Session, tx: MyDataTransaction, dataset) -> list[str]:
+    ids = []
+    for name, content in sorted(dataset.files.items()):
+        if name.lower().endswith(".pdf"):
+            doc = documents.store(s, Upload(name, f"{dataset.resource_name or dataset.resource_id}.pdf", content),
+                                  tx.subject_id, case_id=tx.case_id, draft_id=tx.draft_id)
+            ids.append(doc.id)
+    return ids
+
+
+def _prefill(s: Session, tx: MyDataTransaction, fields: dict[str, dict]) -> None:
+    draft = s.get(Draft, tx.draft_id)
+    fill = extract.PREFILL.get(tx.service_key)
+    if draft is None or fill is None:
+        return
+    data, sources = fill(draft.data or {}, fields)
+    draft.data = data
+    draft.sources = {**(draft.sources or {}), **sources}
+    draft.updated_at = utcnow()
+
+
+def _retry_later(sessions: sessionmaker[Session], tx_id: str, now: datetime, error: str) -> None:
+    with transaction(sessions) as s:
+        tx = s.get(MyDataTransaction, tx_id)
+        tx.last_error = error
+        if tx.attempts >= 30 or now > tx.expires_at:
+            tx.status = "failed"
+            tx.next_attempt_at = None
+        else:
+            tx.next_attempt_at = now + _backoff(tx.attempts)
+
+
+def _finish(sessions: sessionmaker[Session], tx_id: str, status: str, error: str | None) -> None:
+    with transaction(sessions) as s:
+        tx = s.get(MyDataTransaction, tx_id)
+        tx.status = status
+        tx.last_error = error
+        tx.next_attempt_at = None
+

@@ -1,0 +1,1 @@
+"""A MyData-compatible server for the demo and the tests."""

@@ -1,0 +1,226 @@
+"""MyData end to end over real HTTP: the app and the sandbox each on a loopback port."""
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from engine.db import reading, transaction, utcnow
+from engine.models import Draft, MyDataRecord, MyDataTransaction
+from handlers.mydata import client as mydata_client
+from handlers.mydata import jobs
+from handlers.mydata.config import MyDataConfig
+from handlers.mydata.sandbox.app import Client, Sandbox, create_sandbox_app
+from handlers.mydata.sandbox.server import MyDataRequestHandler
+from tests.conftest import make_app
+from webapp import services
+from webapp.worker import sweep
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+VEHICLES, COMPANY = "API.60GGfgGX1A", "API.ea0klQl5Wp"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(app, port: int):
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MyDataRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class World:
+    def __init__(self, app, app_url: str, sandbox: Sandbox, sandbox_url: str):
+        self.app, self.url, self.sandbox, self.sandbox_url = app, app_url, sandbox, sandbox_url
+
+    def faults(self, **faults) -> None:
+        requests.post(f"{self.sandbox_url}/_sandbox/faults", json=faults, timeout=5).raise_for_status()
+
+    def browser(self, username: str = "company") -> requests.Session:
+        http = requests.Session()
+        token = CSRF.search(http.get(f"{self.url}/login").text).group(1)
+        signed_in = http.post(f"{self.url}/login", data={"username": username, "password": "onestop-demo",
+                                                          "csrf_token": token})
+        assert signed_in.ok
+        return http
+
+    def draft(self, http: requests.Session, **typed) -> tuple[str, requests.Response]:
+        token = CSRF.search(http.get(f"{self.url}/services/large_vehicle_permit").text).group(1)
+        page = http.post(f"{self.url}/services/large_vehicle_permit/apply", data={"csrf_token": token})
+        draft_id = page.url.rsplit("/", 1)[1]
+        return draft_id, page
+
+    def consent(self, http: requests.Session, draft_id: str, national_id: str = "B120863130",
+                decision: str = "agree", typed: dict | None = None) -> requests.Response:
+        token = CSRF.search(http.get(f"{self.url}/drafts/{draft_id}").text).group(1)
+        login_page = http.post(f"{self.url}/mydata/start/{draft_id}",
+                               data={"csrf_token": token, **(typed or {})})
+        assert login_page.url.startswith(self.sandbox_url), login_page.url
+        action = re.search(r'action="([^"]+/login)"', login_page.text).group(1)
+        consent_page = http.post(f"{self.sandbox_url}{action}", data={"national_id": national_id})
+        if "consent" not in consent_page.text:
+            return consent_page
+        action = re.search(r'action="([^"]+/consent)"', consent_page.text).group(1)
+        return http.post(f"{self.sandbox_url}{action}", data={"decision": decision})
+
+    def transfer(self) -> MyDataTransaction:
+        with self.app.app_context(), reading(services.get().sessions) as s:
+            return s.scalar(select(MyDataTransaction).order_by(MyDataTransaction.created_at.desc()))
+
+    def sweep(self, later: timedelta = timedelta()) -> None:
+        with self.app.app_context():
+            svc = services.get()
+            jobs.run_due(svc.sessions, svc.mydata, utcnow() + later)
+
+
+@pytest.fixture
+def world(sqlite_url, tmp_path):
+    app_port, sandbox_port = _free_port(), _free_port()
+    app_url, sandbox_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{sandbox_port}"
+    secret, iv = "S3cr3tK3yS3cr3tK", "InitVector123456"
+    sandbox = Sandbox([Client("CLI.test000001", secret, iv, return_prefix=f"{app_url}/mydata/return",
+                              sp_api_url=f"{app_url}/mydata/sp-api")])
+    cfg = MyDataConfig(base_url=f"{sandbox_url}/", client_id="CLI.test000001", client_secret=secret,
+                       cbc_iv=iv, return_url=f"{app_url}/mydata/return",
+                       trust_store=(sandbox.ca.certificate,))
+    app = make_app(sqlite_url, tmp_path, {"PUBLIC_BASE_URL": app_url, "MYDATA": cfg})
+    servers = [_serve(app, app_port), _serve(create_sandbox_app(sandbox, test_endpoints=True), sandbox_port)]
+    yield World(app, app_url, sandbox, sandbox_url)
+    for server in servers:
+        server.shutdown()
+    with app.app_context():
+        services.get().db.dispose()
+
+
+def _draft_data(world: World, draft_id: str) -> tuple[dict, dict]:
+    with world.app.app_context(), reading(services.get().sessions) as s:
+        draft = s.get(Draft, draft_id)
+        return draft.data, draft.sources
+
+
+def test_consent_prefills_company_and_vehicles_and_purges_the_package(world):
+    http = world.browser()
+    draft_id, _ = world.draft(http)
+    waiting = world.consent(http, draft_id, typed={"purpose-project_name": "南科廠房新建工程"})
+    assert "/mydata/transfers/" in waiting.url and "資料下載中" in waiting.text
+    world.sweep()
+    tx = world.transfer()
+    assert tx.status == "extracted" and tx.package_sha256 and tx.purged_at
+    page = http.get(waiting.url)
+    assert page.url.endswith(f"/drafts/{draft_id}")
+    assert "已由 MyData 帶入" in page.text and "KLA-1234" in page.text
+    assert 'value="南科廠房新建工程"' in page.text  # what was typed before leaving is kept
+    data, sources = _draft_data(world, draft_id)
+    assert data["applicant"]["id_no"] == "53212539" and data["applicant"]["name"] == "南瀛營造股份有限公司"
+    assert sorted(v["plate"] for v in data["vehicles"]) == ["KLA-1234", "KLB-5678"]
+    assert all("gross_weight" not in v for v in data["vehicles"])  # 車籍 does not carry it
+    assert sources["vehicles-0-plate"] == VEHICLES and sources["applicant-id_no"] == COMPANY
+    assert "車籍資料" in page.text and "公司登記資料" in page.text
+    with world.app.app_context(), reading(services.get().sessions) as s:
+        records = {r.resource_id: r for r in s.scalars(select(MyDataRecord))}
+        assert records[VEHICLES].verified and records[COMPANY].verified
+        from engine.models import MyDataPackage
+
+        assert s.get(MyDataPackage, tx.tx_id) is None
+
+
+def test_refusal_explains_and_keeps_what_was_typed(world):
+    http = world.browser()
+    draft_id, _ = world.draft(http)
+    back = world.consent(http, draft_id, decision="refuse", typed={"purpose-project_name": "倉儲工程"})
+    assert back.url.endswith(f"/drafts/{draft_id}")
+    assert "您未同意提供資料" in back.text and "上傳" in back.text
+    assert 'value="倉儲工程"' in back.text
+    assert world.transfer().status == "refused"
+
+
+def test_wrong_person_at_mydata_is_code_409(world):
+    http = world.browser()
+    draft_id, _ = world.draft(http)
+    back = world.consent(http, draft_id, national_id="A123456789")
+    assert "身分與申請人不同" in back.text
+
+
+def test_provider_failure_asks_for_an_upload(world):
+    world.faults(unable=[VEHICLES])
+    http = world.browser()
+    draft_id, _ = world.draft(http)
+    waiting = world.consent(http, draft_id)
+    world.sweep()
+    assert world.transfer().status == "failed"
+    page = http.get(waiting.url)
+    assert "無法取得或驗證 MyData 資料" in page.text and "上傳" in page.text
+
+
+def test_slow_preparation_waits_for_retry_after(world):
+    world.faults(prepare_seconds=3600)
+    http = world.browser()
+    draft_id, _ = world.draft(http)
+    world.consent(http, draft_id)
+    world.sweep()
+    tx = world.transfer()
+    assert tx.status == "authorized" and tx.next_attempt_at >= utcnow() + timedelta(seconds=9)
+    world.faults(prepare_seconds=0)
+    world.sweep()  # not due yet: nothing happens
+    assert world.transfer().status == "authorized"
+    world.sweep(later=timedelta(hours=1))
+    assert world.transfer().status == "extracted"
+
+
+def test_tampered_signature_is_never_used(world):
+    world.faults(tamper="signature")
+    http = world.browser()
+    draft_id, _ = world.draft(http)
+    waiting = world.consent(http, draft_id)
+    world.sweep()
+    page = http.get(waiting.url)
+    data, sources = _draft_data(world, draft_id)
+    assert not any(v == VEHICLES for v in sources.values())
+    assert "KLA-1234" not in str(data.get("vehicles"))
+    assert "請改為上傳文件" in page.text and "車籍資料" in page.text
+    with world.app.app_context(), reading(services.get().sessions) as s:
+        record = s.scalar(select(MyDataRecord).where(MyDataRecord.resource_id == VEHICLES))
+        assert not record.verified and any("signature" in p for p in record.problems)
+
+
+def test_expired_ticket_and_repeated_download(world):
+    http = world.browser()
+    draft_id, _ = world.draft(http)
+    world.consent(http, draft_id)
+    world.sweep()
+    tx = world.transfer()
+    cfg = world.app.extensions["onestop"].mydata
+    assert mydata_client.download(cfg, tx.permission_ticket).status == "already"  # 201: works once
+    with world.app.app_context(), transaction(services.get().sessions) as s:
+        again = s.get(MyDataTransaction, tx.tx_id)
+        again.status, again.next_attempt_at = "authorized", utcnow()
+    world.sweep()
+    assert world.transfer().status == "extracted"  # 201 with records kept: nothing lost
+    world.faults(expire_ticket=True)
+    assert mydata_client.download(cfg, tx.permission_ticket).status == "gone"
+
+
+def test_notify_is_idempotent_and_refuses_strangers(world):
+    world.faults(notify_repeats=2)
+    http = world.browser()
+    draft_id, _ = world.draft(http)
+    world.consent(http, draft_id)
+    tx = world.transfer()
+    assert tx.permission_ticket
+    repeat = requests.post(f"{world.url}/mydata/sp-api", timeout=5, json={
+        "tx_id": tx.tx_id, "permission_ticket": "another", "secret_key": "x"})
+    assert repeat.status_code == 200 and world.transfer().permission_ticket == tx.permission_ticket
+    unknown = requests.post(f"{world.url}/mydata/sp-api", timeout=5, json={
+        "tx_id": "00000000-0000-0000-0000-000000000000", "permission_ticket": "t", "secret_key": "x"})
+    assert unknown.status_code == 404
+    malformed = requests.post(f"{world.url}/mydata/sp-api", timeout=5, json={"tx_id": 1})
+    assert malformed.status_code == 400
