@@ -457,6 +457,8 @@ class CaseEngine:
                 draft = s.get(Draft, draft_id)
                 if draft is None or draft.user_id != actor.user_id:
                     raise NotFound("no such draft")
+                s.execute(update(Document).where(Document.draft_id == draft_id, Document.case_id.is_(None))
+                          .values(case_id=case.id))
                 s.delete(draft)
             workflow = new_workflow(self._parsed(s, definition.id), self._script_engine(s, case, actor))
             workflow.task_tree.data.update({"application": application, "previous": None,

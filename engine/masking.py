@@ -21,3 +21,14 @@ def mask_name(value: str | None) -> str:
     if len(value) <= 2:
         return value[0] + "○"
     return value[0] + "○" * (len(value) - 2) + value[-1]
+
+
+def mask_address(value: str | None) -> str:
+    """Keep the city and district, hide the rest: 臺南市永康區中正路100號 → 臺南市永康區＊＊＊."""
+    if not value:
+        return ""
+    for marker in ("區", "鄉", "鎮", "市"):
+        at = value.find(marker, 3)
+        if at != -1:
+            return value[: at + 1] + "＊＊＊"
+    return value[:3] + "＊＊＊"

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.models import Agency, AuditEvent, Case, HumanTask, User
+from engine.models import Agency, AuditEvent, Case, HumanTask, MyDataRecord, MyDataTransaction, User
 
 TIMELINE_ACTIONS = ("case.start", "task.claim", "task.reassign", "task.complete", "case.cancel")
 
@@ -113,3 +113,13 @@ def opinions(s: Session, case: Case, exclude_task_id: str | None = None) -> list
 def open_applicant_tasks(s: Session, case: Case) -> list[HumanTask]:
     return list(s.scalars(select(HumanTask).where(
         HumanTask.case_id == case.id, HumanTask.role == "applicant", HumanTask.status == "open")))
+
+
+def mydata_records(s: Session, case: Case) -> list[tuple[MyDataRecord, MyDataTransaction]]:
+    """Every dataset MyData delivered for the case, newest transfer first."""
+    return list(s.execute(
+        select(MyDataRecord, MyDataTransaction)
+        .join(MyDataTransaction, MyDataTransaction.tx_id == MyDataRecord.tx_id)
+        .where(MyDataTransaction.case_id == case.id)
+        .order_by(MyDataTransaction.created_at.desc(), MyDataRecord.id)
+    ).all())

@@ -175,3 +175,10 @@ def _finish(sessions: sessionmaker[Session], tx_id: str, status: str, error: str
         tx.last_error = error
         tx.next_attempt_at = None
 
+
+
+def link_to_case(sessions: sessionmaker[Session], draft_id: str, case_id: str) -> None:
+    """A submitted draft's transfers become the case's: clerks see them on its pages."""
+    with transaction(sessions) as s:
+        for tx in s.scalars(select(MyDataTransaction).where(MyDataTransaction.draft_id == draft_id)):
+            tx.case_id = case_id

@@ -17,6 +17,7 @@ from handlers.mydata import client as mydata_client
 from handlers.mydata import jobs
 from handlers.mydata.config import MyDataConfig
 from handlers.mydata.sandbox.app import Client, Sandbox, create_sandbox_app
+from handlers.mydata.sandbox.records import PROVIDERS
 from handlers.mydata.sandbox.server import MyDataRequestHandler
 from tests.conftest import make_app
 from webapp import services
@@ -224,3 +225,34 @@ def test_notify_is_idempotent_and_refuses_strangers(world):
     assert unknown.status_code == 404
     malformed = requests.post(f"{world.url}/mydata/sp-api", timeout=5, json={"tx_id": 1})
     assert malformed.status_code == 400
+
+
+def test_clerk_sees_the_mydata_panel_masked_until_revealed(world):
+    from engine.models import AuditEvent
+    from tests.factories import PDF, PNG, application_form
+
+    http = world.browser()
+    draft_id, _ = world.draft(http)
+    world.consent(http, draft_id)
+    world.sweep()
+    token = CSRF.search(http.get(f"{world.url}/drafts/{draft_id}").text).group(1)
+    submitted = http.post(f"{world.url}/drafts/{draft_id}",
+                          data={**application_form(), "action": "submit", "csrf_token": token},
+                          files={"attachments-contract": ("c.pdf", PDF, "application/pdf"),
+                                 "attachments-route_map": ("r.png", PNG, "image/png")})
+    assert "/my/cases/" in submitted.url, submitted.text[:500]
+    number = re.search(r"LVP-\d{4}-\d{6}", submitted.text).group(0)
+
+    clerk = world.browser("tb.clerk")
+    inbox = clerk.get(f"{world.url}/work/inbox").text
+    task_id = re.search(rf'href="/work/tasks/([0-9a-f-]+)">{number}<', inbox).group(1)
+    page = clerk.get(f"{world.url}/work/tasks/{task_id}").text
+    panel = page[page.index('id="mydata-panel"'):]
+    assert "車籍資料" in panel and "公司登記資料" in panel and "簽章及摘要驗證通過" in panel
+    assert "KLA-1234" in panel and PROVIDERS[VEHICLES] in panel and PROVIDERS[COMPANY] in panel
+    assert "臺南市永康區＊＊＊" in panel and "中正路100號" not in panel
+    revealed = clerk.get(f"{world.url}/work/tasks/{task_id}?reveal=1").text
+    assert "中正路100號" in revealed[revealed.index('id="mydata-panel"'):]
+    with world.app.app_context(), reading(services.get().sessions) as s:
+        views = s.scalars(select(AuditEvent).where(AuditEvent.action == "mydata.view")).all()
+        assert len(views) == 2 and views[1].detail["revealed"] is True

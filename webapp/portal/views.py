@@ -13,6 +13,7 @@ from engine.db import reading, transaction, utcnow
 from engine.errors import InvalidInput
 from engine.models import Case, Document, HumanTask, Permit, Service, User
 from handlers import permits
+from handlers.mydata import jobs as mydata_jobs
 from handlers.mydata.sandbox.records import RESOURCES
 from reports import casefile, worklists
 
@@ -106,6 +107,7 @@ def draft(draft_id: str):
             kept = drafts.save(s, actor, draft_id, data, form, acceptable)
             data = kept.data
         return render_template("portal/apply.html", data=data, errors=exc.errors, **page), 422
+    mydata_jobs.link_to_case(svc.sessions, draft_id, result.case_id)
     flash(_("申請已送出，案件編號 %(number)s。", number=result.number), "success")
     return redirect(url_for("portal.case", case_id=result.case_id))
 

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from engine import audit
+from engine.masking import mask_address, mask_id
 from engine.db import reading, transaction, utcnow
 from engine.errors import InvalidInput
 from engine.models import HumanTask, Permit
@@ -44,6 +45,7 @@ def _load(task_id: str):
             "opinions": casefile.opinions(s, case, exclude_task_id=task.id),
             "timeline": casefile.timeline(s, case),
             "permit": s.scalar(select(Permit).where(Permit.case_id == case.id)),
+            "mydata": casefile.mydata_records(s, case),
             "application_form": svc.forms.get(case.service.application_form),
             "form": svc.forms.get(task.form_key) if task.form_key else None,
             "now": utcnow(),
@@ -57,14 +59,35 @@ def task(task_id: str):
     page = _load(task_id)
     form = page["form"]
     reveal = request.args.get("reveal") == "1"
-    if reveal:
-        actor = current_actor()
-        with transaction(services.get().sessions) as s:
+    actor = current_actor()
+    with transaction(services.get().sessions) as s:
+        if reveal:
             audit.append(s, "case.reveal_identifier", actor_id=actor.user_id,
                          case_id=page["case"].id, ip=actor.ip, purpose="case review",
                          detail={"task_id": task_id})
+        if page["mydata"]:
+            audit.append(s, "mydata.view", actor_id=actor.user_id, case_id=page["case"].id,
+                         ip=actor.ip, purpose="case review",
+                         detail={"datasets": [r.resource_id for r, _tx in page["mydata"]],
+                                 "revealed": reveal})
+    page["mydata_fields"] = {r.id: masked(r.fields, reveal) for r, _tx in page["mydata"]}
     return render_template("workbench/task.html", values=form.defaults() if form else {},
                            errors={}, reveal=reveal, **page)
+
+
+def masked(value, reveal: bool, key: str = ""):
+    """MyData fields as a clerk first sees them: identifiers and addresses masked."""
+    if isinstance(value, dict):
+        return {k: masked(v, reveal, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v, reveal, key) for v in value]
+    if reveal or not isinstance(value, str):
+        return value
+    if "national_id" in key or key in ("id_no", "responsible_person_id"):
+        return mask_id(value)
+    if "address" in key:
+        return mask_address(value)
+    return value
 
 
 @bp.post("/tasks/<task_id>/claim")
