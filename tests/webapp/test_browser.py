@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import threading
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -20,9 +19,6 @@ from tests.factories import PDF, PNG
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 10_000
 SERVICE_NAME = "大型車輛行駛管制道路通行證"
 CASE_NUMBER = re.compile(r"LVP-\d{4}-\d{6}")
@@ -47,17 +43,6 @@ def live_server(sqlite_url, tmp_path):
         with app.app_context():
             services.get().db.dispose()
 
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

@@ -2,104 +2,19 @@
 from __future__ import annotations
 
 import re
-import socket
-import threading
 from datetime import timedelta
 
-import pytest
 import requests
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from engine.db import reading, transaction, utcnow
 from engine.models import Draft, MyDataRecord, MyDataTransaction
 from handlers.mydata import client as mydata_client
-from handlers.mydata import jobs
-from handlers.mydata.config import MyDataConfig
-from handlers.mydata.sandbox.app import Client, Sandbox, create_sandbox_app
 from handlers.mydata.sandbox.records import PROVIDERS
-from handlers.mydata.sandbox.server import MyDataRequestHandler
-from tests.conftest import make_app
 from webapp import services
-from webapp.worker import sweep
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+from .conftest import CSRF, World
 VEHICLES, COMPANY = "API.60GGfgGX1A", "API.ea0klQl5Wp"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(app, port: int):
-    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MyDataRequestHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-class World:
-    def __init__(self, app, app_url: str, sandbox: Sandbox, sandbox_url: str):
-        self.app, self.url, self.sandbox, self.sandbox_url = app, app_url, sandbox, sandbox_url
-
-    def faults(self, **faults) -> None:
-        requests.post(f"{self.sandbox_url}/_sandbox/faults", json=faults, timeout=5).raise_for_status()
-
-    def browser(self, username: str = "company") -> requests.Session:
-        http = requests.Session()
-        token = CSRF.search(http.get(f"{self.url}/login").text).group(1)
-        signed_in = http.post(f"{self.url}/login", data={"username": username, "password": "onestop-demo",
-                                                          "csrf_token": token})
-        assert signed_in.ok
-        return http
-
-    def draft(self, http: requests.Session, **typed) -> tuple[str, requests.Response]:
-        token = CSRF.search(http.get(f"{self.url}/services/large_vehicle_permit").text).group(1)
-        page = http.post(f"{self.url}/services/large_vehicle_permit/apply", data={"csrf_token": token})
-        draft_id = page.url.rsplit("/", 1)[1]
-        return draft_id, page
-
-    def consent(self, http: requests.Session, draft_id: str, national_id: str = "B120863130",
-                decision: str = "agree", typed: dict | None = None) -> requests.Response:
-        token = CSRF.search(http.get(f"{self.url}/drafts/{draft_id}").text).group(1)
-        login_page = http.post(f"{self.url}/mydata/start/{draft_id}",
-                               data={"csrf_token": token, **(typed or {})})
-        assert login_page.url.startswith(self.sandbox_url), login_page.url
-        action = re.search(r'action="([^"]+/login)"', login_page.text).group(1)
-        consent_page = http.post(f"{self.sandbox_url}{action}", data={"national_id": national_id})
-        if "consent" not in consent_page.text:
-            return consent_page
-        action = re.search(r'action="([^"]+/consent)"', consent_page.text).group(1)
-        return http.post(f"{self.sandbox_url}{action}", data={"decision": decision})
-
-    def transfer(self) -> MyDataTransaction:
-        with self.app.app_context(), reading(services.get().sessions) as s:
-            return s.scalar(select(MyDataTransaction).order_by(MyDataTransaction.created_at.desc()))
-
-    def sweep(self, later: timedelta = timedelta()) -> None:
-        with self.app.app_context():
-            svc = services.get()
-            jobs.run_due(svc.sessions, svc.mydata, utcnow() + later)
-
-
-@pytest.fixture
-def world(sqlite_url, tmp_path):
-    app_port, sandbox_port = _free_port(), _free_port()
-    app_url, sandbox_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{sandbox_port}"
-    secret, iv = "S3cr3tK3yS3cr3tK", "InitVector123456"
-    sandbox = Sandbox([Client("CLI.test000001", secret, iv, return_prefix=f"{app_url}/mydata/return",
-                              sp_api_url=f"{app_url}/mydata/sp-api")])
-    cfg = MyDataConfig(base_url=f"{sandbox_url}/", client_id="CLI.test000001", client_secret=secret,
-                       cbc_iv=iv, return_url=f"{app_url}/mydata/return",
-                       trust_store=(sandbox.ca.certificate,))
-    app = make_app(sqlite_url, tmp_path, {"PUBLIC_BASE_URL": app_url, "MYDATA": cfg})
-    servers = [_serve(app, app_port), _serve(create_sandbox_app(sandbox, test_endpoints=True), sandbox_port)]
-    yield World(app, app_url, sandbox, sandbox_url)
-    for server in servers:
-        server.shutdown()
-    with app.app_context():
-        services.get().db.dispose()
 
 
 def _draft_data(world: World, draft_id: str) -> tuple[dict, dict]:

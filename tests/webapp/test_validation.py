@@ -11,7 +11,7 @@ from engine.models import Case, Document
 from tests.factories import PDF, application_form, files
 from webapp import services
 
-from .flow import submit_application, text_of, work
+from .flow import submit_application, text_of
 
 
 def _counts(app) -> tuple[int, int]:
