@@ -74,7 +74,8 @@ def attempt(sessions: sessionmaker[Session], cfg: MyDataConfig, tx: MyDataTransa
         extract_stored(sessions, cfg, tx.tx_id)
     elif result.status == "wait":
         with transaction(sessions) as s:
-            s.get(MyDataTransaction, tx.tx_id).next_attempt_at = now + timedelta(seconds=result.retry_after)
+            later = now + timedelta(seconds=result.retry_after)
+            s.get(MyDataTransaction, tx.tx_id).next_attempt_at = min(later, tx.expires_at)
     elif result.status == "already":
         already_fetched(sessions, cfg, tx.tx_id)
     elif result.status == "gone":
@@ -165,7 +166,7 @@ def _retry_later(sessions: sessionmaker[Session], tx_id: str, now: datetime, err
             tx.status = "failed"
             tx.next_attempt_at = None
         else:
-            tx.next_attempt_at = now + _backoff(tx.attempts)
+            tx.next_attempt_at = min(now + _backoff(tx.attempts), tx.expires_at)
 
 
 def _finish(sessions: sessionmaker[Session], tx_id: str, status: str, error: str | None) -> None:

@@ -171,3 +171,27 @@ def test_clerk_sees_the_mydata_panel_masked_until_revealed(world):
     with world.app.app_context(), reading(services.get().sessions) as s:
         views = s.scalars(select(AuditEvent).where(AuditEvent.action == "mydata.view")).all()
         assert len(views) == 2 and views[1].detail["revealed"] is True
+
+
+def test_transfer_gives_up_after_the_eight_hour_window(world):
+    world.faults(prepare_seconds=36000)
+    http = world.browser()
+    draft_id, _ = world.draft(http)
+    waiting = world.consent(http, draft_id)
+    world.sweep()
+    world.sweep(later=timedelta(hours=8, minutes=1))
+    assert world.transfer().status == "expired"
+    page = http.get(waiting.url)
+    assert page.url.endswith(f"/drafts/{draft_id}") and "8 小時" in page.text
+
+
+def test_notify_requires_the_api_key_when_one_is_configured(world):
+    from dataclasses import replace
+
+    svc = world.app.extensions["onestop"]
+    svc.mydata = replace(svc.mydata, sp_api_key="k3y")
+    body = {"tx_id": "00000000-0000-0000-0000-000000000000", "permission_ticket": "t", "secret_key": "x"}
+    assert requests.post(f"{world.url}/mydata/sp-api", json=body, timeout=5).status_code == 401
+    keyed = requests.post(f"{world.url}/mydata/sp-api", json=body, timeout=5,
+                          headers={"Authorization": "Bearer k3y"})
+    assert keyed.status_code == 404  # past the key check; the transaction is unknown
