@@ -29,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import audit, documents, evaluator
+from . import agents, audit, documents, evaluator
 from .access import Actor, case_visibility, may_supervise, may_work
 from .calendar import TAIPEI, BusinessCalendar
 from .db import transaction, utcnow
@@ -442,6 +442,11 @@ class CaseEngine:
             definition = self.current_definition(s, service_key)
             now = self.clock()
             applicant = applicant_id or actor.user_id
+            if applicant != actor.user_id:
+                if actor.kind == "citizen":
+                    agents.check_may_act(s, actor, applicant, service_key, now.astimezone(TAIPEI).date())
+                elif not actor.has_role("counter_clerk"):
+                    raise Forbidden("only an authorised agent or a counter clerk may apply for someone else")
             case = CaseRef(new_id(), self._next_number(s, service.case_prefix, now.astimezone(TAIPEI).year),
                            service_key, service.owner_agency, applicant,
                            actor.user_id if applicant != actor.user_id else None, 0, definition.id,

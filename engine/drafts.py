@@ -17,11 +17,11 @@ from .models import Document, Draft, Service
 
 
 def create(s: Session, actor: Actor, service_key: str, data: dict | None = None,
-           related_case_id: str | None = None) -> Draft:
+           related_case_id: str | None = None, principal_id: str | None = None) -> Draft:
     if s.get(Service, service_key) is None:
         raise NotFound("no such service")
     draft = Draft(user_id=actor.user_id, service_key=service_key, data=data or {},
-                  related_case_id=related_case_id)
+                  related_case_id=related_case_id, principal_id=principal_id)
     s.add(draft)
     s.flush()
     return draft

@@ -53,6 +53,7 @@ class User(Base):
     roles: Mapped[list] = mapped_column(JSONType, default=list)
     agency_code: Mapped[str | None] = mapped_column(ForeignKey("agencies.code"))
     national_id: Mapped[str | None] = mapped_column(String(20))
+    birth_date: Mapped[str | None] = mapped_column(String(10))
     company_id: Mapped[str | None] = mapped_column(String(8))
     email: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(30))
@@ -204,6 +205,7 @@ class Draft(Base):
     service_key: Mapped[str] = mapped_column(ForeignKey("services.key"))
     data: Mapped[dict] = mapped_column(JSONType, default=dict)
     related_case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
+    principal_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     sources: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -337,3 +339,41 @@ class MyDataRecord(Base):
     fields: Mapped[dict] = mapped_column(JSONType, default=dict)
     document_ids: Mapped[list] = mapped_column(JSONType, default=list)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AgentAuthorization(Base):
+    """A citizen's authorisation for someone to apply in their name (代辦).
+
+    The agent is named by national ID and birth date; only a keyed hash of the
+    two is kept, compared when the agent accepts with the serial.
+    """
+
+    __tablename__ = "agent_authorizations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    serial: Mapped[str] = mapped_column(String(12), unique=True)
+    principal_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    agent_key: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    services: Mapped[list] = mapped_column(JSONType)
+    valid_until: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, accepted, revoked
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    principal: Mapped[User] = relationship(foreign_keys=[principal_id], lazy="joined")
+    agent: Mapped[User | None] = relationship(foreign_keys=[agent_id], lazy="joined")
+
+
+class Notification(Base):
+    """An in-app notice for a member (e-mail delivery arrives with the outbox work)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

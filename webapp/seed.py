@@ -13,6 +13,7 @@ from engine.models import Agency, Service, User
 from .auth import hash_password, token_hash
 
 DEMO_PASSWORD = "onestop-demo"
+BIRTH_DATES = {"A123456789": "1985-06-12", "R223456785": "1948-09-05", "B120863130": "1970-03-21"}
 
 POLICE_SUB_BUREAUS = {
     "TNPD-1": ("第一分局", ["東區"]),
@@ -36,6 +37,7 @@ POLICE_SUB_BUREAUS = {
 DEMO_USERS = [
     # username, name, kind, roles, agency, national id, company id
     ("citizen", "王小明", "citizen", [], None, "A123456789", None),
+    ("lin", "林美麗", "citizen", [], None, "R223456785", None),
     ("company", "南瀛營造股份有限公司", "citizen", [], None, "B120863130", "53212539"),
     ("tb.clerk", "陳怡君", "staff", ["traffic_clerk"], "TB", None, None),
     ("tb.clerk2", "林志豪", "staff", ["traffic_clerk"], "TB", None, None),
@@ -90,6 +92,7 @@ def seed_users(s, password: str = DEMO_PASSWORD) -> None:
             continue
         s.add(User(username=username, display_name=name, kind=kind, roles=roles,
                    agency_code=agency, national_id=national_id, company_id=company_id,
+                   birth_date=BIRTH_DATES.get(national_id or ""),
                    password_hash=hashed, email=f"{username.replace('.', '-')}@example.tw",
                    phone="0912345678"))
     if not s.scalar(select(User).where(User.username == "police-verify")):

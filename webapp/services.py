@@ -1,6 +1,7 @@
 """The engine and its collaborators, as the web app holds them."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,8 @@ def build(config: dict) -> Services:
     forms = FormRegistry(Path(config["FORMS_DIR"]))
     registry = handlers.register_all(HandlerRegistry())
     engine = CaseEngine(sessions, forms, registry, settings={
-        "public_base_url": config["PUBLIC_BASE_URL"]})
+        "public_base_url": config["PUBLIC_BASE_URL"],
+        "agent_pepper": hashlib.sha256(b"agent:" + config["SECRET_KEY"].encode()).digest()})
     return Services(db, sessions, engine, forms, mydata=config.get("MYDATA"))
 
 

@@ -8,10 +8,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 
-from engine import drafts
+from engine import agents, drafts
+from engine.calendar import TAIPEI
+from engine.masking import mask_name
 from engine.db import reading, transaction, utcnow
 from engine.errors import InvalidInput
-from engine.models import Case, Document, HumanTask, Permit, Service, User
+from engine.models import Case, Document, HumanTask, Notification, Permit, Service, User
 from handlers import permits
 from handlers.mydata import jobs as mydata_jobs
 from handlers.mydata.sandbox.records import RESOURCES
@@ -38,11 +40,15 @@ def catalog():
 
 @bp.get("/services/<key>")
 def service(key: str):
+    principals = []
     with reading(services.get().sessions) as s:
         item = s.get(Service, key)
         if item is None:
             abort(404)
-    return render_template("portal/service.html", service=item)
+        if current_user.is_authenticated and current_user.kind == "citizen":
+            principals = [(g.principal_id, mask_name(g.principal.display_name)) for g in
+                          agents.acting_for(s, current_user.id, key, utcnow().astimezone(TAIPEI).date())]
+    return render_template("portal/service.html", service=item, principals=principals)
 
 
 @bp.post("/services/<key>/apply")
@@ -51,15 +57,19 @@ def apply(key: str):
     actor = current_actor()
     if actor.kind != "citizen":
         abort(403)
+    principal_id = request.form.get("principal") or None
     with transaction(services.get().sessions) as s:
-        draft = drafts.create(s, actor, key, _prefill(current_user))
+        if principal_id:
+            agents.check_may_act(s, actor, principal_id, key, utcnow().astimezone(TAIPEI).date())
+        draft = drafts.create(s, actor, key, _prefill(principal_id or actor.user_id),
+                              principal_id=principal_id)
     return redirect(url_for("portal.draft", draft_id=draft.id))
 
 
-def _prefill(user) -> dict:
-    """What the signed-in identity already tells us."""
+def _prefill(user_id: str) -> dict:
+    """What the applicant's signed-in identity already tells us."""
     with reading(services.get().sessions) as s:
-        record = s.get(User, user.id)
+        record = s.get(User, user_id)
         applicant = {"name": record.display_name, "email": record.email, "phone": record.phone}
         if record.company_id:
             applicant.update(kind="company", id_no=record.company_id)
@@ -80,11 +90,13 @@ def draft(draft_id: str):
         record = drafts.get(s, actor, draft_id)
         service = s.get(Service, record.service_key)
         data = record.data
-        has_id = bool(s.get(User, actor.user_id).national_id)
+        has_id = bool(s.get(User, actor.user_id).national_id) and not record.principal_id
+        principal = s.get(User, record.principal_id) if record.principal_id else None
     form = svc.forms.get(service.application_form)
     page = {"service": service, "form": form, "draft_id": draft_id,
             "mydata": _mydata_offer(service.key, has_id),
-            "sources": _sources(form, record.sources or {})}
+            "sources": _sources(form, record.sources or {}),
+            "principal": mask_name(principal.display_name) if principal else None}
     if request.method == "GET":
         return render_template("portal/apply.html", data=data, errors={}, **page)
     data, uploads = submissions.read(form)
@@ -99,6 +111,7 @@ def draft(draft_id: str):
     try:
         result = svc.engine.start_case(
             actor, service.key, data, uploads=uploads, draft_id=draft_id,
+            applicant_id=record.principal_id,
             related_case_id=related, extra_data=extra, locale=select_locale(),
             idempotency_key=draft_id)
     except InvalidInput as exc:
@@ -149,9 +162,11 @@ def my_cases():
             .order_by(Case.opened_at.desc())).all()
         my_drafts = drafts.mine(s, actor)
         todo = worklists.applicant_tasks(s, actor)
+        notices = s.scalars(select(Notification).where(Notification.user_id == actor.user_id)
+                            .order_by(Notification.created_at.desc()).limit(10)).all()
         names = {k: v for k, v in s.execute(select(Service.key, Service.name)).all()}
     return render_template("portal/my_cases.html", cases=cases, drafts=my_drafts, todo=todo,
-                           service_names=names)
+                           service_names=names, notices=notices, me=actor.user_id)
 
 
 @bp.get("/my/cases/<case_id>")
