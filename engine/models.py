@@ -292,7 +292,7 @@ class MyDataTransaction(Base):
     tx_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     mode: Mapped[str] = mapped_column(String(10), default="online")  # online, counter
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
-    subject_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    subject_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     service_key: Mapped[str] = mapped_column(String(40))
     draft_id: Mapped[str | None] = mapped_column(String(32))
     case_id: Mapped[str | None] = mapped_column(String(32))
@@ -301,6 +301,8 @@ class MyDataTransaction(Base):
     return_code: Mapped[int | None] = mapped_column(Integer)
     permission_ticket: Mapped[str | None] = mapped_column(String(64), unique=True)
     secret_key: Mapped[str | None] = mapped_column(String(200))
+    barcode: Mapped[str | None] = mapped_column(String(16))
+    otp: Mapped[str | None] = mapped_column(String(8))
     unable_to_deliver: Mapped[list] = mapped_column(JSONType, default=list)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

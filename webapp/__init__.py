@@ -68,6 +68,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from . import auth  # noqa: F401 - user loaders
     from .accounts.views import bp as accounts
     from .agents.views import bp as agents
+    from .counter.views import bp as counter
     from .api import bp as api
     from .mydata.views import bp as mydata
     from .portal.views import bp as portal
@@ -75,7 +76,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from .verify.views import bp as verify
     from .workbench.views import bp as workbench
 
-    for blueprint in (accounts, portal, workbench, supervisor, verify, mydata, agents):
+    for blueprint in (accounts, portal, workbench, supervisor, verify, mydata, agents, counter):
         app.register_blueprint(blueprint)
     app.register_blueprint(api)
 

@@ -42,6 +42,7 @@ DEMO_USERS = [
     ("tb.clerk", "陳怡君", "staff", ["traffic_clerk"], "TB", None, None),
     ("tb.clerk2", "林志豪", "staff", ["traffic_clerk"], "TB", None, None),
     ("tb.supervisor", "黃科長", "staff", ["supervisor", "traffic_clerk"], "TB", None, None),
+    ("tb.counter", "蔡服務員", "staff", ["counter_clerk"], "TB", None, None),
     ("police.yk", "張警員", "staff", ["police_clerk"], "TNPD-YK", None, None),
     ("police.sh", "李警員", "staff", ["police_clerk"], "TNPD-SH", None, None),
     ("police.e1", "吳警員", "staff", ["police_clerk"], "TNPD-1", None, None),

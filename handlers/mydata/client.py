@@ -133,3 +133,33 @@ def decrypt_package(cfg: MyDataConfig, secret_key_b64: str, jwe: bytes | str) ->
     secret = crypto.decrypt_b64(secret_key_b64, cfg.client_secret, cfg.cbc_iv)
     token = jwe.decode() if isinstance(jwe, bytes) else jwe
     return package.unwrap_payload(crypto.jwe_decrypt(token.strip(), secret.encode()))
+
+
+@dataclass(frozen=True)
+class CounterAnswer:
+    """MyData's answer in counter mode (臨櫃)."""
+
+    status: str  # sent, ready, wrong_otp, expired, locked, unknown, failed
+    http_status: int
+    remaining: int | None = None
+    secret_key: str | None = None
+    jwe: str | None = None
+
+
+def _counter_call(cfg: MyDataConfig, path: str, body: dict) -> CounterAnswer:
+    response = requests.post(cfg.service_url(path), json={"client_id": cfg.client_id, **body},
+                             timeout=(cfg.connect_timeout, cfg.read_timeout))
+    code = response.status_code
+    payload = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
+    status = {200: "ready", 401: "wrong_otp", 404: "unknown", 408: "expired", 423: "locked"}.get(code, "failed")
+    return CounterAnswer(status, code, payload.get("remaining"), payload.get("secret_key"), payload.get("data"))
+
+
+def counter_request_otp(cfg: MyDataConfig, barcode: str) -> CounterAnswer:
+    """The clerk entered the citizen's barcode: MyData texts the citizen a one-time password."""
+    answer = _counter_call(cfg, "service/counter/otp", {"barcode": barcode})
+    return CounterAnswer("sent", 200) if answer.status == "ready" else answer
+
+
+def counter_fetch(cfg: MyDataConfig, barcode: str, otp: str) -> CounterAnswer:
+    return _counter_call(cfg, "service/counter/data", {"barcode": barcode, "otp": otp})

@@ -85,6 +85,14 @@ EXTRACTORS: dict[str, Callable[[Mapping[str, bytes]], dict]] = {
 }
 
 
+def subject(files: Mapping[str, bytes]) -> dict | None:
+    """Whose data this is: every dataset file names its data subject."""
+    record = _json_file(files)
+    if isinstance(record, dict) and record.get("national_id"):
+        return {"national_id": str(record["national_id"]).upper(), "name": record.get("name")}
+    return None
+
+
 def extract(resource_id: str, files: Mapping[str, bytes]) -> dict:
     extractor = EXTRACTORS.get(resource_id)
     if extractor is None:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine import audit, documents
 from engine.db import transaction, utcnow
 from engine.documents import Upload
-from engine.models import Draft, MyDataPackage, MyDataRecord, MyDataTransaction
+from engine.models import Draft, MyDataPackage, MyDataRecord, MyDataTransaction, User
 
 from . import client, extract, package
 from .config import MyDataConfig
@@ -63,6 +63,9 @@ def attempt(sessions: sessionmaker[Session], cfg: MyDataConfig, tx: MyDataTransa
     if now > tx.expires_at:
         _finish(sessions, tx.tx_id, "expired", "the 8-hour download window has passed")
         return
+    if tx.mode == "counter":
+        attempt_counter(sessions, cfg, tx)
+        return
     if not tx.secret_key:
         _finish(sessions, tx.tx_id, "failed",
                 "unable to deliver: " + ", ".join(tx.unable_to_deliver or []))
@@ -82,6 +85,25 @@ def attempt(sessions: sessionmaker[Session], cfg: MyDataConfig, tx: MyDataTransa
         _finish(sessions, tx.tx_id, "failed", f"MyData answered {result.http_status}")
     else:
         _retry_later(sessions, tx.tx_id, now, f"MyData answered {result.http_status}")
+
+
+def attempt_counter(sessions: sessionmaker[Session], cfg: MyDataConfig, tx: MyDataTransaction) -> None:
+    """Counter mode: the one-time password the citizen read out fetches the package."""
+    answer = client.counter_fetch(cfg, tx.barcode, tx.otp or "")
+    if answer.status == "ready":
+        with transaction(sessions) as s:
+            s.get(MyDataTransaction, tx.tx_id).secret_key = answer.secret_key
+        zipped = client.decrypt_package(cfg, answer.secret_key, answer.jwe)
+        keep_package(sessions, tx.tx_id, zipped)
+        extract_stored(sessions, cfg, tx.tx_id)
+        return
+    with transaction(sessions) as s:
+        row = s.get(MyDataTransaction, tx.tx_id)
+        row.otp = None
+        row.next_attempt_at = None
+        row.status = "otp_wrong" if answer.status == "wrong_otp" else "failed"
+        row.last_error = f"counter: {answer.status}" + (
+            f", {answer.remaining} tries left" if answer.remaining is not None else "")
 
 
 def keep_package(sessions: sessionmaker[Session], tx_id: str, zipped: bytes) -> None:
@@ -113,6 +135,8 @@ def extract_stored(sessions: sessionmaker[Session], cfg: MyDataConfig, tx_id: st
         tx = s.get(MyDataTransaction, tx_id)
         stored = s.get(MyDataPackage, tx_id)
         verified = package.open_package(stored.content, list(cfg.trust_store))
+        if tx.mode == "counter" and tx.draft_id is None:
+            _counter_draft(s, tx, verified)
         fields: dict[str, dict] = {}
         for dataset in verified.datasets:
             record = MyDataRecord(tx_id=tx_id, resource_id=dataset.resource_id,
@@ -142,9 +166,28 @@ def _store_pdfs(s: Session, tx: MyDataTransaction, dataset) -> list[str]:
     for name, content in sorted(dataset.files.items()):
         if name.lower().endswith(".pdf"):
             doc = documents.store(s, Upload(name, f"{dataset.resource_name or dataset.resource_id}.pdf", content),
-                                  tx.subject_id, case_id=tx.case_id, draft_id=tx.draft_id)
+                                  tx.subject_id or tx.user_id, case_id=tx.case_id, draft_id=tx.draft_id)
             ids.append(doc.id)
     return ids
+
+
+def _counter_draft(s: Session, tx: MyDataTransaction, verified) -> None:
+    """At the counter the data says who the applicant is; the clerk's draft is for them."""
+    subject = next((extract.subject(d.files) for d in verified.datasets if d.ok), None)
+    if not subject:
+        return
+    user = s.scalar(select(User).where(User.national_id == subject["national_id"]))
+    if user is None:
+        user = User(username=f"counter-{subject['national_id'].lower()}", kind="citizen", roles=[],
+                    display_name=subject.get("name") or subject["national_id"],
+                    national_id=subject["national_id"])
+        s.add(user)
+        s.flush()
+    draft = Draft(user_id=tx.user_id, service_key=tx.service_key, principal_id=user.id, data={})
+    s.add(draft)
+    s.flush()
+    tx.subject_id = user.id
+    tx.draft_id = draft.id
 
 
 def _prefill(s: Session, tx: MyDataTransaction, fields: dict[str, dict]) -> None:

@@ -195,3 +195,58 @@ def test_notify_requires_the_api_key_when_one_is_configured(world):
     keyed = requests.post(f"{world.url}/mydata/sp-api", json=body, timeout=5,
                           headers={"Authorization": "Bearer k3y"})
     assert keyed.status_code == 404  # past the key check; the transaction is unknown
+
+
+def _counter_barcode(world, national_id: str = "B120863130") -> str:
+    page = requests.post(f"{world.sandbox_url}/counter", data={"national_id": national_id}, timeout=5)
+    return re.search(r'id="barcode">([0-9A-F]{8})<', page.text).group(1)
+
+
+def test_counter_clerk_receives_the_data_with_barcode_and_otp(world):
+    from tests.factories import PDF, PNG, application_form
+
+    barcode = _counter_barcode(world)
+    clerk = world.browser("tb.counter")
+    token = CSRF.search(clerk.get(f"{world.url}/counter").text).group(1)
+    otp_page = clerk.post(f"{world.url}/counter", data={"csrf_token": token, "barcode": barcode,
+                                                        "service": "large_vehicle_permit"})
+    assert "一次性密碼" in otp_page.text
+    phone = requests.get(f"{world.sandbox_url}/counter/phone/{barcode}", timeout=5).text
+    otp = re.search(r'id="otp">(\d{8})<', phone).group(1)
+    token = CSRF.search(otp_page.text).group(1)
+    waiting = clerk.post(otp_page.url, data={"csrf_token": token, "otp": otp})
+    assert "資料下載中" in waiting.text
+    world.sweep()
+    draft = clerk.get(waiting.url)
+    assert "/drafts/" in draft.url and "KLA-1234" in draft.text and "代理" in draft.text
+    token = CSRF.search(draft.text).group(1)
+    done = clerk.post(draft.url, data={**application_form(), "action": "submit", "csrf_token": token},
+                      files={"attachments-contract": ("c.pdf", PDF, "application/pdf"),
+                             "attachments-route_map": ("r.png", PNG, "image/png")})
+    assert "/my/cases/" in done.url, done.text[:400]
+    with world.app.app_context(), reading(services.get().sessions) as s:
+        from engine.models import Case, User
+
+        case = s.scalar(select(Case))
+        applicant = s.get(User, case.applicant_id)
+        assert applicant.username == "company" and case.channel == "counter"
+        assert case.agent_id == s.scalar(select(User.id).where(User.username == "tb.counter"))
+        assert world.transfer().case_id == case.id
+
+
+def test_counter_wrong_passwords_lock_the_barcode(world):
+    barcode = _counter_barcode(world)
+    clerk = world.browser("tb.counter")
+    token = CSRF.search(clerk.get(f"{world.url}/counter").text).group(1)
+    otp_page = clerk.post(f"{world.url}/counter", data={"csrf_token": token, "barcode": barcode,
+                                                        "service": "large_vehicle_permit"})
+    for tries_left in (4, 3, 2, 1, 0):
+        token = CSRF.search(clerk.get(otp_page.url).text).group(1)
+        clerk.post(otp_page.url, data={"csrf_token": token, "otp": "00000000"})
+        world.sweep()
+        tx = world.transfer()
+        assert tx.status == "otp_wrong" and f"{tries_left} tries left" in tx.last_error
+    token = CSRF.search(clerk.get(f"{world.url}/counter").text).group(1)
+    locked = clerk.post(f"{world.url}/counter", data={"csrf_token": token, "barcode": barcode,
+                                                      "service": "large_vehicle_permit"})
+    assert locked.status_code == 422 and "鎖定 15 分鐘" in locked.text

@@ -111,7 +111,7 @@ def draft(draft_id: str):
     try:
         result = svc.engine.start_case(
             actor, service.key, data, uploads=uploads, draft_id=draft_id,
-            applicant_id=record.principal_id,
+            applicant_id=record.principal_id, channel="counter" if actor.is_staff else "online",
             related_case_id=related, extra_data=extra, locale=select_locale(),
             idempotency_key=draft_id)
     except InvalidInput as exc:
