@@ -370,7 +370,7 @@ def load_actors(svc: services.Services) -> dict[str, Actor]:
 def build_services(url: str) -> services.Services:
     upgrade(url)
     svc = services.build({"DATABASE_URL": url, "FORMS_DIR": str(FORMS_DIR),
-                          "PUBLIC_BASE_URL": "http://onestop.bench"})
+                          "PUBLIC_BASE_URL": "http://onestop.bench", "SECRET_KEY": "bench"})
     seed(svc.engine, BPMN_DIR)
     return svc
 

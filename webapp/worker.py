@@ -23,6 +23,7 @@ def sweep(app: Flask) -> None:
         svc.engine.fire_due_timers()
         if svc.mydata is not None:
             jobs.run_due(svc.sessions, svc.mydata)
+            jobs.purge_expired(svc.sessions, svc.mydata.retention)
 
 
 def run_forever(app: Flask, interval: float, stop: threading.Event | None = None) -> None:

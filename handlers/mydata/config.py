@@ -25,6 +25,7 @@ class MyDataConfig:
     trust_store: tuple[x509.Certificate, ...] = ()
     resources: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(SERVICE_RESOURCES))
     download_window: timedelta = timedelta(hours=8)
+    retention: timedelta = timedelta(days=int(os.environ.get("MYDATA_RETENTION_DAYS", "400")))
     connect_timeout: float = 15.0
     read_timeout: float = 30.0
     max_attempts: int = 30

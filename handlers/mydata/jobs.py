@@ -9,7 +9,7 @@ import hashlib
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import audit, documents
@@ -226,3 +226,26 @@ def link_to_case(sessions: sessionmaker[Session], draft_id: str, case_id: str) -
     with transaction(sessions) as s:
         for tx in s.scalars(select(MyDataTransaction).where(MyDataTransaction.draft_id == draft_id)):
             tx.case_id = case_id
+
+
+def purge_expired(sessions: sessionmaker[Session], retention: timedelta, now: datetime | None = None) -> int:
+    """Delete transmission records past their retention period (the law asks for at least a year).
+
+    Raw packages never outlive extraction; any left behind by a crash go once the
+    8-hour window is over, since MyData no longer has the data either.
+    """
+    now = now or utcnow()
+    with transaction(sessions) as s:
+        stale = s.scalars(select(MyDataPackage.tx_id).join(MyDataTransaction).where(
+            MyDataTransaction.expires_at < now)).all()
+        for tx_id in stale:
+            s.delete(s.get(MyDataPackage, tx_id))
+            s.get(MyDataTransaction, tx_id).purged_at = now
+        old = s.scalars(select(MyDataTransaction.tx_id).where(
+            MyDataTransaction.created_at < now - retention)).all()
+        if old:
+            s.execute(delete(MyDataRecord).where(MyDataRecord.tx_id.in_(old)))
+            s.execute(delete(MyDataPackage).where(MyDataPackage.tx_id.in_(old)))
+            s.execute(delete(MyDataTransaction).where(MyDataTransaction.tx_id.in_(old)))
+            audit.append(s, "mydata.retention_purge", detail={"transfers": len(old)})
+        return len(old)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 import requests
 from sqlalchemy import select
 
@@ -92,8 +93,9 @@ def test_slow_preparation_waits_for_retry_after(world):
     assert world.transfer().status == "extracted"
 
 
-def test_tampered_signature_is_never_used(world):
-    world.faults(tamper="signature")
+@pytest.mark.parametrize("tamper, problem", [("signature", "signature"), ("digest", "digest")])
+def test_tampered_package_is_never_used(world, tamper, problem):
+    world.faults(tamper=tamper)
     http = world.browser()
     draft_id, _ = world.draft(http)
     waiting = world.consent(http, draft_id)
@@ -105,7 +107,7 @@ def test_tampered_signature_is_never_used(world):
     assert "請改為上傳文件" in page.text and "車籍資料" in page.text
     with world.app.app_context(), reading(services.get().sessions) as s:
         record = s.scalar(select(MyDataRecord).where(MyDataRecord.resource_id == VEHICLES))
-        assert not record.verified and any("signature" in p for p in record.problems)
+        assert not record.verified and any(problem in p for p in record.problems)
 
 
 def test_expired_ticket_and_repeated_download(world):
@@ -250,3 +252,33 @@ def test_counter_wrong_passwords_lock_the_barcode(world):
     locked = clerk.post(f"{world.url}/counter", data={"csrf_token": token, "barcode": barcode,
                                                       "service": "large_vehicle_permit"})
     assert locked.status_code == 422 and "鎖定 15 分鐘" in locked.text
+
+
+def test_every_return_code_has_a_message_and_a_next_step(world):
+    from webapp.mydata.views import messages
+
+    with world.app.test_request_context():
+        texts = messages()
+        for code, meaning in mydata_client.RETURN_CODES.items():
+            message, step = texts[meaning]
+            assert message, code
+            assert step or code == 200, code
+
+
+def test_transmission_records_are_kept_for_the_retention_period(world):
+    from engine.models import MyDataPackage
+    from handlers.mydata import jobs
+
+    http = world.browser()
+    draft_id, _ = world.draft(http)
+    world.consent(http, draft_id)
+    world.sweep()
+    with world.app.app_context():
+        sessions = services.get().sessions
+        year = timedelta(days=365)
+        assert jobs.purge_expired(sessions, year, utcnow() + timedelta(days=364)) == 0
+        assert world.transfer() is not None
+        assert jobs.purge_expired(sessions, year, utcnow() + timedelta(days=366)) == 1
+        with reading(sessions) as s:
+            assert s.scalar(select(MyDataRecord)) is None and s.scalar(select(MyDataPackage)) is None
+    assert world.transfer() is None
