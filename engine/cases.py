@@ -662,7 +662,13 @@ class CaseEngine:
             return CommandResult(**done.response)
 
     def visible_case(self, s: Session, actor: Actor, case_id: str) -> Case:
-        """The case if ``actor`` may see it; otherwise NotFound (and the attempt is audited)."""
+        """The case if ``actor`` may see it; otherwise NotFound (and the attempt is audited).
+
+        Call it from a read session: the denial is written in a transaction of its
+        own, which on SQLite would wait forever behind a write the caller holds.
+        """
+        if s.connection().get_execution_options().get("sqlite_immediate"):
+            raise RuntimeError("visible_case needs a read session, not a write transaction")
         case = s.scalar(select(Case).where(Case.id == case_id, case_visibility(actor)))
         if case is None:
             with transaction(self.sessions) as audit_session:

@@ -173,7 +173,13 @@ def test_supervisor_sees_open_cases_and_reassigns(app, login):
     assert response.status_code == 302
     assert "林志豪" in text_of(boss.get("/supervise/cases"))
     assert clerk.post(f"/work/tasks/{task_id}", {"decision": "cosign"}).status_code == 403
+    html = boss.get("/supervise/cases").get_data(as_text=True)
+    rev = re.search(rf'/work/tasks/{task_id}/release".*?name="revision" value="(\d+)"', html, re.S).group(1)
+    released = boss.post(f"/work/tasks/{task_id}/release", {"revision": rev, "from": "supervisor"})
+    assert released.status_code == 302 and released.location.endswith("/supervise/cases")
+    assert "待領取" in text_of(boss.get("/supervise/cases"))
     other = login("tb.clerk2")
+    claim(other, task_id)
     assert complete(other, task_id, decision="cosign").status_code == 302
     # a clerk cannot reassign
     assert clerk.post(f"/supervise/tasks/{task_id}/reassign", {"assignee": option}).status_code == 403

@@ -36,10 +36,15 @@ csrf.exempt(bp)
 SAFE = {"GET", "HEAD", "OPTIONS"}
 
 
+PUBLIC = {"api.list_services", "api.verify_permit"}
+
+
 @bp.before_request
 def _authenticate():
-    """Bearer tokens for systems; browsers with a session must also send the CSRF token."""
+    """Who it is comes before what they sent: 401 for strangers, CSRF for browser sessions."""
     signed_in = current_user.is_authenticated
+    if not signed_in and request.endpoint not in PUBLIC:
+        abort(401, _("請先登入"))
     if request.method not in SAFE and signed_in and not g.get("bearer_auth"):
         csrf.protect()
 

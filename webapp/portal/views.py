@@ -221,13 +221,13 @@ def applicant_task(task_id: str):
 def renew(case_id: str):
     svc = services.get()
     actor = current_actor()
-    with transaction(svc.sessions) as s:
+    with reading(svc.sessions) as s:
         record = svc.engine.visible_case(s, actor, case_id)
         permit = s.scalar(select(Permit).where(Permit.case_id == record.id))
         if permit is None or record.applicant_id != actor.user_id:
             abort(404)
-        application = svc.engine.task_data(s, record)["application"]
-        prefill, _extra = permits.renewal_data(permit, application)
+        prefill, _extra = permits.renewal_data(permit, svc.engine.task_data(s, record)["application"])
+    with transaction(svc.sessions) as s:
         draft = drafts.create(s, actor, record.service_key, prefill, related_case_id=record.id)
     flash(_("已依通行證 %(number)s 帶入原路線及車輛資料，請填寫新的通行期間並上傳文件。",
             number=permit.number), "info")

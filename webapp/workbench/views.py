@@ -105,6 +105,8 @@ def release(task_id: str):
     services.get().engine.release(current_actor(), task_id,
                                   expected_revision=request.form.get("revision", type=int))
     flash(_("已將此工作退回群組工作匣。"), "success")
+    if request.form.get("from") == "supervisor":
+        return redirect(url_for("supervisor.open_cases"))
     return redirect(url_for("workbench.inbox"))
 
 
