@@ -72,7 +72,7 @@ _SERVICES = Service.__table__
 _CASE_COLUMNS = (
     _CASES.c.id, _CASES.c.number, _CASES.c.service_key, _CASES.c.owner_agency,
     _CASES.c.applicant_id, _CASES.c.agent_id, _CASES.c.revision, _CASES.c.definition_id,
-    _CASES.c.status, _SERVICES.c.search_fields,
+    _CASES.c.status, _CASES.c.due_at, _SERVICES.c.search_fields,
 )
 _CASE_ROW = (select(*_CASE_COLUMNS, _CASES.c.state)
              .select_from(_CASES.join(_SERVICES, _SERVICES.c.key == _CASES.c.service_key)))
@@ -91,12 +91,13 @@ class CaseRef:
     definition_id: int
     status: str
     search_fields: Mapping[str, str]
+    due_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping) -> "CaseRef":
         return cls(row["id"], row["number"], row["service_key"], row["owner_agency"],
                    row["applicant_id"], row["agent_id"], row["revision"], row["definition_id"],
-                   row["status"], row["search_fields"] or {})
+                   row["status"], row["search_fields"] or {}, row["due_at"])
 
 
 class LiveWorkflows:
@@ -291,7 +292,7 @@ class CaseEngine:
         data = workflow.data if completed else (ready[0].data if ready else
                                                 workflow.last_task.data if workflow.last_task else {})
         values["fields"] = self._search_fields(case.search_fields, data)
-        values.update(status=case.status, closed_at=None, outcome=None)
+        values.update(status=case.status, closed_at=None, outcome=None, due_at=case.due_at)
         if completed and case.status == "open":
             values.update(status="closed", closed_at=now, stage="",
                           outcome=workflow.data.get("outcome") or "completed")
@@ -339,6 +340,8 @@ class CaseEngine:
         context = {}
         if props.get("instructions"):
             context["instructions"] = task.data.get(props["instructions"])
+        if props.get("pausesClock") == "true":
+            context["pauses_clock"] = True
         return {
             "id": str(task.id), "case_id": case.id, "spec_name": spec.bpmn_id or spec.name,
             "name": spec.bpmn_name or spec.name, "lane": spec.lane, "role": role,
@@ -450,12 +453,13 @@ class CaseEngine:
             case = CaseRef(new_id(), self._next_number(s, service.case_prefix, now.astimezone(TAIPEI).year),
                            service_key, service.owner_agency, applicant,
                            actor.user_id if applicant != actor.user_id else None, 0, definition.id,
-                           "open", service.search_fields or {})
+                           "open", service.search_fields or {},
+                           self.calendar.add_business_days(now, service.statutory_days))
             s.execute(insert(_CASES).values(
                 id=case.id, number=case.number, service_key=service_key,
                 definition_id=definition.id, applicant_id=case.applicant_id, agent_id=case.agent_id,
                 owner_agency=case.owner_agency, channel=channel, status="open", stage="",
-                opened_at=now, due_at=self.calendar.add_business_days(now, service.statutory_days),
+                opened_at=now, due_at=case.due_at,
                 related_case_id=related_case_id, fields={}, state={}, revision=0, updated_at=now))
             application = self._attach(s, actor, case, application, form, uploads or {}, draft_id)
             if draft_id:
@@ -576,6 +580,9 @@ class CaseEngine:
             self._run(workflow)
             now = self.clock()
             batch = self._save(s, case, workflow, now, since, completed_id=task_id)
+            if task_properties(spiff_task).get("pausesClock") == "true" and case.due_at:
+                # A correction stops the statutory clock: the case's deadline moves by the pause.
+                batch.case["due_at"] = case.due_at + (now - row["task_created_at"])
             batch.task_update = ("complete_task", {
                 "b_id": task_id, "completed_at": now, "completed_by": actor.user_id,
                 "assignee_id": row["assignee_id"] or actor.user_id, "result": result})

@@ -15,7 +15,8 @@ from .forms import FormNotFound, FormRegistry
 from .workflow import HandlerRegistry, ParsedDefinition, parse_definition
 
 KNOWN_ROLES = frozenset(
-    {"applicant", "counter_clerk", "traffic_clerk", "police_clerk", "case_clerk", "supervisor"}
+    {"applicant", "counter_clerk", "traffic_clerk", "police_clerk", "case_clerk", "supervisor",
+     "district_social_clerk", "social_bureau_clerk"}
 )
 EXPRESSION_PROPERTIES = ("agency",)
 

@@ -24,18 +24,20 @@ from .errors import CaseConflict
 CONFLICT_MESSAGE = "case changed since it was loaded"
 
 _CASE_COLUMNS = ("revision", "state", "updated_at", "next_timer_at", "stage", "fields", "status",
-                 "closed_at", "outcome")
+                 "closed_at", "outcome", "due_at")
 _TASK_COLUMNS = ("id", "case_id", "spec_name", "name", "lane", "role", "agency_code", "form_key",
                  "status", "assignee_id", "completed_by", "created_at", "claimed_at", "due_at",
                  "completed_at", "result", "context")
 _JSON = {"state": "json", "fields": "jsonb", "result": "jsonb", "context": "jsonb"}
 _TIMES = {"updated_at", "next_timer_at", "closed_at", "created_at", "claimed_at", "due_at",
           "completed_at", "at"}
+_READ_TIMES = ("due_at", "task_created_at")
 
 _READ_TASK = """
 SELECT t.id AS task_id, t.role, t.agency_code, t.status AS task_status, t.assignee_id, t.form_key,
-       t.spec_name, t.name AS task_name, c.id, c.number, c.service_key, c.owner_agency,
-       c.applicant_id, c.agent_id, c.revision, c.definition_id, c.status, s.search_fields{state}
+       t.spec_name, t.name AS task_name, t.created_at AS task_created_at, c.id, c.number,
+       c.service_key, c.owner_agency, c.applicant_id, c.agent_id, c.revision, c.definition_id,
+       c.status, c.due_at, s.search_fields{state}
 FROM human_tasks t JOIN cases c ON c.id = t.case_id JOIN services s ON s.key = c.service_key
 WHERE t.id = :task_id"""
 
@@ -70,6 +72,13 @@ def _statements(dialect: str) -> dict[str, str]:
                               "completed_by = :completed_by, assignee_id = :assignee_id, "
                               "result = :result WHERE id = :b_id AND status = 'open'", dialect),
     }
+
+
+def _as_datetime(value) -> datetime | None:
+    """Aware UTC, whether the driver gave a datetime (PostgreSQL) or SQLite's text."""
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -123,6 +132,8 @@ class CaseStore:
         finally:
             cursor.close()
         found = dict(zip(names, row))
+        for name in _READ_TIMES:
+            found[name] = _as_datetime(found[name])
         fields = found["search_fields"]
         found["search_fields"] = orjson.loads(fields) if isinstance(fields, (str, bytes)) else fields or {}
         return found

@@ -8,8 +8,11 @@ from engine.workflow import HandlerRegistry
 
 
 def register_all(registry: HandlerRegistry) -> HandlerRegistry:
-    from . import directory, permits
+    from . import directory, letters, notices, permits
 
     registry.register("directory.police_for_districts", directory.police_for_districts)
+    registry.register("directory.district_social_section", directory.district_social_section)
     registry.register("permit.issue", permits.issue)
+    registry.register("letter.issue", letters.issue)
+    registry.register("notify.applicant", notices.notify_applicant)
     return registry

@@ -15,3 +15,13 @@ def police_for_districts(ctx: HandlerContext, districts: list[str]) -> list[str]
     if missing:
         raise LookupError(f"no police sub-bureau covers {', '.join(missing)}")
     return sorted({by_district[d] for d in districts})
+
+
+def district_social_section(ctx: HandlerContext, district: str) -> str:
+    """The social section of the district office where the applicant is registered."""
+    sections = ctx.session.scalars(select(Agency).where(Agency.kind == "section",
+                                                        Agency.code.like("%-SOC")))
+    code = next((a.code for a in sections if district in (a.districts or [])), None)
+    if code is None:
+        raise LookupError(f"no district social section for {district}")
+    return code

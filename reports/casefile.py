@@ -75,7 +75,7 @@ def timeline(s: Session, case: Case) -> list[TimelineEntry]:
 
 def _note(task: HumanTask) -> str | None:
     result = task.result or {}
-    for key in ("correction_note", "reason", "comment"):
+    for key in ("correction_note", "reason", "comment", "opinion", "return_reason", "reasons"):
         if result.get(key):
             return str(result[key])
     return None
@@ -105,7 +105,8 @@ def opinions(s: Session, case: Case, exclude_task_id: str | None = None) -> list
             person=people.get(row.completed_by or row.assignee_id or ""),
             completed_at=row.completed_at,
             decision=data.get("decision") or data.get("opinion"),
-            comment=data.get("comment") or data.get("reason") or data.get("correction_note"),
+            comment=(data.get("comment") or data.get("reason") or data.get("correction_note")
+                     or data.get("opinion") or data.get("return_reason") or data.get("reasons")),
         ))
     return result
 

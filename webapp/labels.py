@@ -18,6 +18,8 @@ ROLES = {
     "supervisor": _l("主管"),
     "counter_clerk": _l("臨櫃人員"),
     "case_clerk": _l("承辦人"),
+    "district_social_clerk": _l("區公所社會課承辦人"),
+    "social_bureau_clerk": _l("社會局承辦人"),
     "analyst": _l("業務分析人員"),
     "admin": _l("系統管理員"),
 }
@@ -28,6 +30,8 @@ DECISIONS = {
     "approve": _l("核准"),
     "agree": _l("同意"),
     "object": _l("有意見"),
+    "forward": _l("送複審"),
+    "return": _l("退回區公所"),
 }
 ACTIONS = {
     "case.start": _l("送出申請"),

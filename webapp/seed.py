@@ -34,6 +34,19 @@ POLICE_SUB_BUREAUS = {
     "TNPD-YJ": ("玉井分局", ["玉井區", "楠西區", "南化區"]),
 }
 
+TAINAN_DISTRICTS = [
+    "新營區", "鹽水區", "白河區", "柳營區", "後壁區", "東山區", "麻豆區", "下營區", "六甲區", "官田區",
+    "大內區", "佳里區", "學甲區", "西港區", "七股區", "將軍區", "北門區", "新化區", "善化區", "新市區",
+    "安定區", "山上區", "玉井區", "楠西區", "南化區", "左鎮區", "仁德區", "歸仁區", "關廟區", "龍崎區",
+    "永康區", "東區", "南區", "北區", "安南區", "安平區", "中西區",
+]
+
+
+def district_code(district: str) -> str:
+    """D01…D37 in the city's order; the social section of each office adds -SOC."""
+    return f"D{TAINAN_DISTRICTS.index(district) + 1:02d}"
+
+
 DEMO_USERS = [
     # username, name, kind, roles, agency, national id, company id
     ("citizen", "王小明", "citizen", [], None, "A123456789", None),
@@ -47,7 +60,31 @@ DEMO_USERS = [
     ("police.sh", "李警員", "staff", ["police_clerk"], "TNPD-SH", None, None),
     ("police.e1", "吳警員", "staff", ["police_clerk"], "TNPD-1", None, None),
     ("admin", "系統管理員", "staff", ["admin"], "TB", None, None),
+    ("east.social", "鄭社工", "staff", ["district_social_clerk"], "D32-SOC", None, None),
+    ("east.chief", "周課長", "staff", ["district_social_clerk", "supervisor"], "D32-SOC", None, None),
+    ("yk.social", "許社工", "staff", ["district_social_clerk"], "D31-SOC", None, None),
+    ("sb.clerk", "郭專員", "staff", ["social_bureau_clerk"], "SB", None, None),
+    ("sb.supervisor", "蘇科長", "staff", ["supervisor", "social_bureau_clerk"], "SB", None, None),
 ]
+
+LOW_INCOME = {
+    "key": "low_income",
+    "case_prefix": "LIH",
+    "name": "低收入戶／中低收入戶申請",
+    "name_en": "Low-income household status",
+    "category": "社會福利",
+    "description": "設籍本市之家庭申請低收入戶或中低收入戶資格。以 MyData 帶入戶籍、所得、財產等資料可免附證明文件；"
+                   "由戶籍地區公所社會課初審，社會局複審，核定後由區公所通知並寄發核定函。",
+    "owner_agency": "SB",
+    "application_form": "lih_application",
+    "statutory_days": 20,
+    "bpmn": "low_income.bpmn",
+    "search_fields": {
+        "holder": "application['applicant']['name']",
+        "category": "application['category']",
+        "district": "household['district'] if household else application['applicant']['district']",
+    },
+}
 
 SERVICES = [
     {
@@ -70,20 +107,40 @@ SERVICES = [
             "end_date": "application['period']['end_date']",
         },
     },
+    LOW_INCOME,
 ]
 
 
+def office_name(district: str) -> str:
+    """臺南市永康區公所, but 臺南市東區區公所 for the one-character districts."""
+    return f"臺南市{district}{'區公所' if len(district) == 2 else '公所'}"
+
+
+def _agencies() -> list[Agency]:
+    """Tainan's agencies that the shipped services route work to, parents first."""
+    rows = [
+        Agency(code="TCG", name="臺南市政府", kind="city", districts=[]),
+        Agency(code="TB", name="臺南市政府交通局", kind="bureau", parent_code="TCG", districts=[]),
+        Agency(code="TNPD", name="臺南市政府警察局", kind="bureau", parent_code="TCG", districts=[]),
+        Agency(code="SB", name="臺南市政府社會局", kind="bureau", parent_code="TCG", districts=[]),
+    ]
+    rows += [Agency(code=code, name=f"臺南市政府警察局{name}", kind="police", parent_code="TNPD",
+                    districts=districts) for code, (name, districts) in POLICE_SUB_BUREAUS.items()]
+    for district in TAINAN_DISTRICTS:
+        code = district_code(district)
+        rows.append(Agency(code=code, name=office_name(district), kind="district", parent_code="TCG",
+                           districts=[district]))
+        rows.append(Agency(code=f"{code}-SOC", name=f"{office_name(district)}社會課", kind="section",
+                           parent_code=code, districts=[district]))
+    return rows
+
+
 def seed_directory(s) -> None:
-    if s.get(Agency, "TB") is None:
-        s.add(Agency(code="TCG", name="臺南市政府", kind="city", districts=[]))
-        s.flush()
-        s.add(Agency(code="TB", name="臺南市政府交通局", kind="bureau", parent_code="TCG", districts=[]))
-        s.add(Agency(code="TNPD", name="臺南市政府警察局", kind="bureau", parent_code="TCG", districts=[]))
-        s.flush()
-        for code, (name, districts) in POLICE_SUB_BUREAUS.items():
-            s.add(Agency(code=code, name=f"臺南市政府警察局{name}", kind="police",
-                         parent_code="TNPD", districts=districts))
-        s.flush()
+    """Adds the agencies that are missing; existing rows are left as they are."""
+    for agency in _agencies():
+        if s.get(Agency, agency.code) is None:
+            s.add(agency)
+            s.flush()
 
 
 def seed_users(s, password: str = DEMO_PASSWORD) -> None:

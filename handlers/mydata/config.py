@@ -11,6 +11,8 @@ from cryptography import x509
 #: Datasets each service asks for (resource ids; configuration, not code).
 SERVICE_RESOURCES: dict[str, tuple[str, ...]] = {
     "large_vehicle_permit": ("API.60GGfgGX1A", "API.ea0klQl5Wp"),
+    "low_income": ("API.7QovE2Gev6", "API.UDauDOLyZg", "API.syWqjr4flJ", "API.Mo23SDWhsn",
+                   "API.AbAYGIjoYw", "API.nyhnLM1fve"),
 }
 
 

@@ -12,6 +12,10 @@ from collections.abc import Callable, Mapping
 VEHICLES = "API.60GGfgGX1A"
 COMPANY = "API.ea0klQl5Wp"
 HOUSEHOLD = "API.7QovE2Gev6"
+WHOLE_HOUSEHOLD = "API.UDauDOLyZg"
+RELATIONS = {"戶長": "本人", "本人": "本人", "配偶": "配偶", "父": "父", "母": "母", "子": "子", "女": "女",
+             "兄": "兄弟姊妹", "弟": "兄弟姊妹", "姊": "兄弟姊妹", "妹": "兄弟姊妹", "祖父": "祖父母",
+             "祖母": "祖父母", "孫": "孫子女", "孫女": "孫子女"}
 
 #: 車籍 car types as the permit form names them; others are kept as they are.
 CAR_TYPES = {"大貨車": "大貨車", "聯結車": "聯結車", "曳引車": "曳引車", "大客車": "大客車",
@@ -74,14 +78,22 @@ def company(files: Mapping[str, bytes]) -> dict:
 def household(files: Mapping[str, bytes]) -> dict:
     record = next(iter(_records(_json_file(files), "data", "records")), {})
     return {key: _first(record, key, alt) for key, alt in (
-        ("name", "姓名"), ("birth_date", "birthDate"), ("address", "registered_address"),
-        ("district", "區"), ("village", "里"))}
+        ("national_id", "id_no"), ("name", "姓名"), ("birth_date", "birthDate"),
+        ("address", "registered_address"), ("district", "區"), ("village", "里"))}
+
+
+def whole_household(files: Mapping[str, bytes]) -> dict:
+    record = _json_file(files)
+    members = _records(record.get("members") if isinstance(record, dict) else record)
+    return {"members": [{"name": m.get("name"), "relation": RELATIONS.get(m.get("relation"), "其他"),
+                         "birth_date": m.get("birth_date")} for m in members if m.get("name")]}
 
 
 EXTRACTORS: dict[str, Callable[[Mapping[str, bytes]], dict]] = {
     VEHICLES: vehicles,
     COMPANY: company,
     HOUSEHOLD: household,
+    WHOLE_HOUSEHOLD: whole_household,
 }
 
 
@@ -134,6 +146,31 @@ def prefill_permit(data: dict, records: Mapping[str, dict]) -> tuple[dict, dict[
     return data, sources
 
 
+def prefill_low_income(data: dict, records: Mapping[str, dict]) -> tuple[dict, dict[str, str]]:
+    """The applicant and the household from 戶籍, so the district that reviews is the registered one."""
+    data = json.loads(json.dumps(data))
+    sources: dict[str, str] = {}
+    person = records.get(HOUSEHOLD) or {}
+    applicant = data.setdefault("applicant", {})
+    for form_key, key in (("name", "name"), ("id_no", "national_id"), ("district", "district"),
+                          ("address", "address")):
+        if person.get(key):
+            applicant[form_key] = person[key]
+            sources[f"applicant-{form_key}"] = HOUSEHOLD
+    members = (records.get(WHOLE_HOUSEHOLD) or {}).get("members") or []
+    if members:
+        data["members"] = [{k: v for k, v in m.items() if v} for m in members]
+        for i in range(len(members)):
+            sources.update({f"members-{i}-name": WHOLE_HOUSEHOLD, f"members-{i}-relation": WHOLE_HOUSEHOLD})
+    return data, sources
+
+
+def case_facts(records: Mapping[str, dict]) -> dict:
+    """What a case's diagram may rely on from verified records (e.g. the registered district)."""
+    return {"household": records.get(HOUSEHOLD) or None}
+
+
 PREFILL: dict[str, Callable[[dict, Mapping[str, dict]], tuple[dict, dict[str, str]]]] = {
     "large_vehicle_permit": prefill_permit,
+    "low_income": prefill_low_income,
 }

@@ -249,3 +249,12 @@ def purge_expired(sessions: sessionmaker[Session], retention: timedelta, now: da
             s.execute(delete(MyDataTransaction).where(MyDataTransaction.tx_id.in_(old)))
             audit.append(s, "mydata.retention_purge", detail={"transfers": len(old)})
         return len(old)
+
+
+def draft_facts(sessions: sessionmaker[Session], draft_id: str) -> dict:
+    """Verified MyData facts of a draft's transfers, for the case it becomes."""
+    with sessions() as s:
+        records = s.scalars(select(MyDataRecord).join(MyDataTransaction).where(
+            MyDataTransaction.draft_id == draft_id, MyDataRecord.verified.is_(True))
+            .order_by(MyDataRecord.fetched_at)).all()
+        return extract.case_facts({r.resource_id: r.fields for r in records})

@@ -86,7 +86,8 @@ def test_unsafe_condition_is_refused_at_deploy_time(svc, condition):
         svc.engine.deploy("large_vehicle_permit", _diagram_with(condition))
     assert any("gw_intake" in p for p in refused.value.problems)
     with reading(svc.sessions) as s:
-        assert s.scalar(select(func.count()).select_from(Definition)) == 1
+        assert s.scalar(select(func.count()).select_from(Definition).where(
+            Definition.service_key == "large_vehicle_permit")) == 1
 
 
 def test_unsafe_script_and_unknown_handler_are_refused(svc):
@@ -168,7 +169,7 @@ def test_audit_chain_detects_tampering(svc):
     start(svc)
     with reading(svc.sessions) as s:
         report = verify_chain(s)
-    assert report.ok and report.checked == 3  # seed, deploy, start
+    assert report.ok and report.checked == 4  # seed, two deployments, start
     with transaction(svc.sessions) as s:
         victim = s.scalar(select(AuditEvent.id).where(AuditEvent.action == "case.start"))
         s.execute(update(AuditEvent).where(AuditEvent.id == victim).values(actor_id="someone-else"))

@@ -395,8 +395,8 @@ def test_messages_are_not_repeated(application: Form):
 # -- definitions and registry --------------------------------------------
 
 def test_shipped_forms_are_sound(registry: FormRegistry):
-    assert registry.keys() == FORM_KEYS
-    for key in FORM_KEYS:
+    assert set(FORM_KEYS) <= set(registry.keys())
+    for key in registry.keys():
         raw = json.loads((FORMS / f"{key}.json").read_text(encoding="utf-8"))
         assert check_form_definition(raw) == [], key
 

@@ -54,9 +54,9 @@ class World:
         assert signed_in.ok
         return http
 
-    def draft(self, http: requests.Session, **typed) -> tuple[str, requests.Response]:
-        token = CSRF.search(http.get(f"{self.url}/services/large_vehicle_permit").text).group(1)
-        page = http.post(f"{self.url}/services/large_vehicle_permit/apply", data={"csrf_token": token})
+    def draft(self, http: requests.Session, service: str = "large_vehicle_permit") -> tuple[str, requests.Response]:
+        token = CSRF.search(http.get(f"{self.url}/services/{service}").text).group(1)
+        page = http.post(f"{self.url}/services/{service}/apply", data={"csrf_token": token})
         draft_id = page.url.rsplit("/", 1)[1]
         return draft_id, page
 

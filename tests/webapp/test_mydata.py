@@ -282,3 +282,25 @@ def test_transmission_records_are_kept_for_the_retention_period(world):
         with reading(sessions) as s:
             assert s.scalar(select(MyDataRecord)) is None and s.scalar(select(MyDataPackage)) is None
     assert world.transfer() is None
+
+
+def test_low_income_is_routed_by_the_registered_district_not_the_typed_one(world):
+    from tests.webapp.test_low_income import application
+
+    http = world.browser("lin")
+    draft_id, _ = world.draft(http, "low_income")
+    world.consent(http, draft_id, national_id="R223456785")
+    world.sweep()
+    data, sources = _draft_data(world, draft_id)
+    assert data["applicant"]["district"] == "東區" and sources["applicant-district"] == "API.7QovE2Gev6"
+    assert len(data["members"]) >= 2 and sources["members-0-name"] == "API.UDauDOLyZg"
+    token = CSRF.search(http.get(f"{world.url}/drafts/{draft_id}").text).group(1)
+    typed_elsewhere = application(**{"applicant-district": "永康區"})
+    done = http.post(f"{world.url}/drafts/{draft_id}", data={**typed_elsewhere, "action": "submit",
+                                                            "csrf_token": token})
+    assert "/my/cases/" in done.url, done.text[:500]
+    with world.app.app_context(), reading(services.get().sessions) as s:
+        from engine.models import HumanTask
+
+        task = s.scalar(select(HumanTask).where(HumanTask.status == "open"))
+        assert task.agency_code == "D32-SOC"  # 東區, from 戶籍, although 永康區 was typed

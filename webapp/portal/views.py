@@ -105,9 +105,11 @@ def draft(draft_id: str):
             drafts.save(s, actor, draft_id, data, form, uploads)
         flash(_("草稿已儲存，您可以稍後回到「我的案件」繼續填寫。"), "success")
         return redirect(url_for("portal.draft", draft_id=draft_id))
-    with reading(svc.sessions) as s:
-        related = record.related_case_id
-        extra = _renewal_extra(s, related) if related else None
+    related = record.related_case_id
+    extra = mydata_jobs.draft_facts(svc.sessions, draft_id)
+    if related:
+        with reading(svc.sessions) as s:
+            extra.update(_renewal_extra(s, related))
     try:
         result = svc.engine.start_case(
             actor, service.key, data, uploads=uploads, draft_id=draft_id,
@@ -181,8 +183,10 @@ def case(case_id: str):
         permit = s.scalar(select(Permit).where(Permit.case_id == record.id))
         data = svc.engine.task_data(s, record)
         form = svc.forms.get(record.service.application_form)
+        files = s.execute(select(Document.id, Document.filename, Document.created_at)
+                          .where(Document.case_id == record.id).order_by(Document.created_at)).all()
     return render_template("portal/case.html", case=record, timeline=entries, todo=todo,
-                           permit=permit, data=data, form=form, now=utcnow())
+                           permit=permit, data=data, form=form, files=files, now=utcnow())
 
 
 @bp.route("/my/tasks/<task_id>", methods=["GET", "POST"])
