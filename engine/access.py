@@ -11,9 +11,6 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
 from .models import Case, HumanTask, User
 
-STAFF_ROLES = {"counter_clerk", "traffic_clerk", "police_clerk", "case_clerk", "supervisor", "analyst"}
-
-
 @dataclass(frozen=True)
 class Actor:
     """The person or system acting, with what the request knows about them."""

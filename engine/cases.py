@@ -35,7 +35,7 @@ from .calendar import TAIPEI, BusinessCalendar
 from .db import transaction, utcnow
 from .definitions import parse_and_lint, sha256
 from .documents import Upload
-from .store import CaseStore, WriteBatch
+from .store import CONFLICT_MESSAGE, CaseStore, WriteBatch
 from .errors import CaseConflict, DeploymentError, Forbidden, InvalidInput, NotFound
 from .forms import Form, FormRegistry
 from .models import (
@@ -63,8 +63,6 @@ from .workflow import (
     task_properties,
     user_task_changes,
 )
-
-CONFLICT_MESSAGE = "case changed since it was loaded"
 
 _TASKS = HumanTask.__table__
 _CASES = Case.__table__
