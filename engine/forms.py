@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
-from .masking import mask_id
+from .masking import mask_address, mask_id
 
 __all__ = [
     "FORM_ERROR_KEY",
@@ -553,15 +553,16 @@ class Field:
 
     @property
     def masked(self) -> bool:
-        """Identifiers marked ``ui:mask`` are shown masked unless a reveal is asked for."""
-        return self.ui.get("ui:mask") == "id"
+        """Identifiers and addresses marked ``ui:mask`` are shown masked unless revealed."""
+        return self.ui.get("ui:mask") in ("id", "address")
 
     def display(self, value: Any, locale: Any = "zh_TW", reveal: bool = False) -> str:
         """Read-only text for a value: enum codes become labels, identifiers are masked."""
         if value is None or value == "" or value == []:
             return ""
         if self.masked and not reveal:
-            return mask_id(self.text_value(value))
+            mask = mask_address if self.ui.get("ui:mask") == "address" else mask_id
+            return mask(self.text_value(value))
         if self.kind == "attachment":
             return str(value.get("filename", "")) if isinstance(value, Mapping) else ""
         if isinstance(value, bool):

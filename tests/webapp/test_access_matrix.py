@@ -97,3 +97,18 @@ def test_every_denied_look_is_audited(app, login, scene):
             AuditEvent.case_id == case_id, AuditEvent.result == "denied")).all()
         names = {s.get(User, a).username for a in denied}
     assert names == {"stranger", "police.e1"}
+
+
+def test_district_clerks_see_only_their_districts_cases(app, login):
+    from .test_low_income import apply
+
+    case_id, number = apply(login("lin"))  # registered in 東區
+    with app.app_context(), reading(services.get().sessions) as s:
+        task = s.scalar(select(HumanTask.id).where(HumanTask.case_id == case_id))
+    other_district = login("yk.social")
+    assert number not in other_district.get("/work/inbox").get_data(as_text=True)
+    assert other_district.get(f"/work/tasks/{task}").status_code == 404
+    assert other_district.api("GET", f"/api/v1/cases/{case_id}").status_code == 404
+    assert other_district.api("POST", f"/api/v1/tasks/{task}/claim", json={}).status_code == 404
+    assert login("east.social").get(f"/work/tasks/{task}").status_code == 200
+    assert login("police.yk").api("GET", f"/api/v1/cases/{case_id}").status_code == 404

@@ -71,6 +71,7 @@ def test_district_reviews_bureau_returns_then_approves_and_letter_is_issued(app,
     claim(bureau, second)
     shown = text_of(bureau.get(f"/work/tasks/{second}"))
     assert "家庭總收入平均每人每月低於最低生活費" in shown  # the district's opinion travels with the case
+    assert "臺南市東區＊＊＊" in shown and "東門路" not in shown  # the address stays masked
     assert complete(bureau, second, decision="return", return_reason="請查核不動產價值").status_code == 302
     first_again = inbox_task(east, number)
     assert "請查核不動產價值" in text_of(east.get(f"/work/tasks/{first_again}"))
