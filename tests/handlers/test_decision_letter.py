@@ -6,6 +6,8 @@ from datetime import date
 import pytest
 from pypdf import PdfReader
 
+from tests.handlers.pdfs import all_noto_cjk, embedded_fonts
+
 from handlers.decision_letter import DecisionLetter, decision_letter_html, render_decision_letter
 
 APPEAL = "如不服本處分，得於收受本處分之次日起30日內，經由原處分機關向臺南市政府提起訴願。"
@@ -149,15 +151,8 @@ def test_legal_basis_already_ending_in_regulation(approval):
 
 
 def test_embedded_fonts_are_noto_sans_cjk(approval):
-    reader = pdf_reader(approval)
-    names = set()
-    for page in reader.pages:
-        fonts = page["/Resources"].get_object().get("/Font", {})
-        for ref in fonts.values():
-            names.add(str(ref.get_object()["/BaseFont"]))
-    assert names
-    for name in names:
-        assert "NotoSansCJK" in name.replace("-", "").replace(" ", ""), name
+    names = embedded_fonts(pdf_reader(approval))
+    assert all_noto_cjk(names), names
 
 
 def test_html_declares_traditional_chinese(approval):

@@ -7,6 +7,8 @@ import pytest
 import segno
 from pypdf import PdfReader
 
+from tests.handlers.pdfs import all_noto_cjk, embedded_fonts
+
 from handlers.permit_pdf import PermitDocument, permit_html, render_permit_pdf
 
 VERIFY_URL = "http://127.0.0.1:5000/verify/Ab3xQ9kL2mZp7RtY"
@@ -91,15 +93,8 @@ def test_renewal_line(doc):
 
 
 def test_embedded_fonts_are_noto_sans_cjk(doc):
-    reader = pdf_reader(doc)
-    names = set()
-    for page in reader.pages:
-        fonts = page["/Resources"].get_object().get("/Font", {})
-        for ref in fonts.values():
-            names.add(str(ref.get_object()["/BaseFont"]))
-    assert names
-    for name in names:
-        assert "NotoSansCJK" in name.replace("-", "").replace(" ", ""), name
+    names = embedded_fonts(pdf_reader(doc))
+    assert all_noto_cjk(names), names
 
 
 def test_html_declares_traditional_chinese(doc):
