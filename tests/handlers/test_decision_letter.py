@@ -6,9 +6,8 @@ from datetime import date
 import pytest
 from pypdf import PdfReader
 
-from tests.handlers.pdfs import all_noto_cjk, embedded_fonts
-
 from handlers.decision_letter import DecisionLetter, decision_letter_html, render_decision_letter
+from tests.handlers.pdfs import all_noto_cjk, embedded_fonts
 
 APPEAL = "如不服本處分，得於收受本處分之次日起30日內，經由原處分機關向臺南市政府提起訴願。"
 UNMASKED_ID = "R223456785"

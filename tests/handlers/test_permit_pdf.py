@@ -7,9 +7,8 @@ import pytest
 import segno
 from pypdf import PdfReader
 
-from tests.handlers.pdfs import all_noto_cjk, embedded_fonts
-
 from handlers.permit_pdf import PermitDocument, permit_html, render_permit_pdf
+from tests.handlers.pdfs import all_noto_cjk, embedded_fonts
 
 VERIFY_URL = "http://127.0.0.1:5000/verify/Ab3xQ9kL2mZp7RtY"
 
