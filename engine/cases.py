@@ -429,6 +429,7 @@ class CaseEngine:
         related_case_id: str | None = None,
         draft_id: str | None = None,
         channel: str = "online",
+        provenance: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         locale: str = "zh_TW",
     ) -> CommandResult:
@@ -458,7 +459,8 @@ class CaseEngine:
                 definition_id=definition.id, applicant_id=case.applicant_id, agent_id=case.agent_id,
                 owner_agency=case.owner_agency, channel=channel, status="open", stage="",
                 opened_at=now, due_at=case.due_at,
-                related_case_id=related_case_id, fields={}, state={}, revision=0, updated_at=now))
+                related_case_id=related_case_id, fields={}, provenance=dict(provenance or {}), state={},
+                revision=0, updated_at=now))
             application = self._attach(s, actor, case, application, form, uploads or {}, draft_id)
             if draft_id:
                 draft = s.get(Draft, draft_id)

@@ -135,6 +135,7 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     related_case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
     fields: Mapped[dict] = mapped_column(JSONType, default=dict)
+    provenance: Mapped[dict] = mapped_column(JSONType, default=dict)
     state: Mapped[dict] = mapped_column(JSON, deferred=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -207,6 +208,7 @@ class Draft(Base):
     related_case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
     principal_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     sources: Mapped[dict] = mapped_column(JSONType, default=dict)
+    prefilled: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

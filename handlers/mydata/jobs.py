@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import audit, documents
+from engine import audit, documents, provenance
 from engine.db import transaction, utcnow
 from engine.documents import Upload
 from engine.models import Draft, MyDataPackage, MyDataRecord, MyDataTransaction, User
@@ -198,6 +198,8 @@ def _prefill(s: Session, tx: MyDataTransaction, fields: dict[str, dict]) -> None
     data, sources = fill(draft.data or {}, fields)
     draft.data = data
     draft.sources = {**(draft.sources or {}), **sources}
+    values = provenance.leaf_values(data)
+    draft.prefilled = {**(draft.prefilled or {}), **{p: values[p] for p in sources if p in values}}
     draft.updated_at = utcnow()
 
 

@@ -304,3 +304,30 @@ def test_low_income_is_routed_by_the_registered_district_not_the_typed_one(world
 
         task = s.scalar(select(HumanTask).where(HumanTask.status == "open"))
         assert task.agency_code == "D32-SOC"  # 東區, from 戶籍, although 永康區 was typed
+
+
+def test_each_value_records_where_it_came_from(world):
+    from tests.factories import PDF, PNG, application_form
+
+    http = world.browser()
+    draft_id, _ = world.draft(http)
+    world.consent(http, draft_id)
+    world.sweep()
+    token = CSRF.search(http.get(f"{world.url}/drafts/{draft_id}").text).group(1)
+    done = http.post(f"{world.url}/drafts/{draft_id}",
+                     data={**application_form(**{"applicant-email": "company-x@example.tw",
+                                                 "applicant-phone": "0912345678"}),
+                           "action": "submit", "csrf_token": token},
+                     files={"attachments-contract": ("c.pdf", PDF, "application/pdf"),
+                            "attachments-route_map": ("r.png", PNG, "image/png")})
+    assert "/my/cases/" in done.url
+    with world.app.app_context(), reading(services.get().sessions) as s:
+        from engine.models import Case
+
+        origin = s.scalar(select(Case)).provenance
+    assert origin["vehicles-0-plate"] == f"mydata:{VEHICLES}"
+    assert origin["applicant-id_no"] == f"mydata:{COMPANY}"
+    assert origin["applicant-phone"] == "identity"  # from the signed-in account, kept as it was
+    assert origin["applicant-email"] == "citizen"  # prefilled from the account, then changed
+    assert origin["purpose-project_name"] == "citizen" and origin["vehicles-0-gross_weight"] == "citizen"
+    assert origin["attachments-contract"] == "citizen"

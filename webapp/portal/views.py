@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 
-from engine import agents, drafts
+from engine import agents, drafts, provenance
 from engine.calendar import TAIPEI
 from engine.masking import mask_name
 from engine.db import reading, transaction, utcnow
@@ -61,8 +61,10 @@ def apply(key: str):
     with transaction(services.get().sessions) as s:
         if principal_id:
             agents.check_may_act(s, actor, principal_id, key, utcnow().astimezone(TAIPEI).date())
-        draft = drafts.create(s, actor, key, _prefill(principal_id or actor.user_id),
-                              principal_id=principal_id)
+        prefill = _prefill(principal_id or actor.user_id)
+        draft = drafts.create(s, actor, key, prefill, principal_id=principal_id)
+        draft.sources = provenance.sources_of(prefill, "identity")
+        draft.prefilled = provenance.leaf_values(prefill)
     return redirect(url_for("portal.draft", draft_id=draft.id))
 
 
@@ -114,6 +116,8 @@ def draft(draft_id: str):
         result = svc.engine.start_case(
             actor, service.key, data, uploads=uploads, draft_id=draft_id,
             applicant_id=record.principal_id, channel="counter" if actor.is_staff else "online",
+            provenance=provenance.of(data, record.sources or {}, record.prefilled or {},
+                                     "staff" if actor.is_staff else "citizen"),
             related_case_id=related, extra_data=extra, locale=select_locale(),
             idempotency_key=draft_id)
     except InvalidInput as exc:
@@ -140,6 +144,8 @@ def _sources(form, sources: dict[str, str]) -> list[tuple[str, list[str]]]:
     """Prefilled fields grouped by the dataset they came from."""
     grouped: dict[str, list[str]] = {}
     for name, resource_id in sources.items():
+        if not resource_id.startswith("API."):
+            continue
         grouped.setdefault(RESOURCES.get(resource_id, resource_id), []).append(
             submissions.field_label(form, name, select_locale()))
     return sorted(grouped.items())
