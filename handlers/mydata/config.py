@@ -8,11 +8,21 @@ from pathlib import Path
 
 from cryptography import x509
 
+from .datasets import (
+    COMPANY,
+    DISABILITY,
+    HOUSEHOLD,
+    INCOME,
+    LOW_INCOME,
+    PROPERTY,
+    VEHICLES,
+    WHOLE_HOUSEHOLD,
+)
+
 #: Datasets each service asks for (resource ids; configuration, not code).
 SERVICE_RESOURCES: dict[str, tuple[str, ...]] = {
-    "large_vehicle_permit": ("API.60GGfgGX1A", "API.ea0klQl5Wp"),
-    "low_income": ("API.7QovE2Gev6", "API.UDauDOLyZg", "API.syWqjr4flJ", "API.Mo23SDWhsn",
-                   "API.AbAYGIjoYw", "API.nyhnLM1fve"),
+    "large_vehicle_permit": (VEHICLES, COMPANY),
+    "low_income": (HOUSEHOLD, WHOLE_HOUSEHOLD, INCOME, PROPERTY, LOW_INCOME, DISABILITY),
 }
 
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 
-VEHICLES = "API.60GGfgGX1A"
-COMPANY = "API.ea0klQl5Wp"
-HOUSEHOLD = "API.7QovE2Gev6"
-WHOLE_HOUSEHOLD = "API.UDauDOLyZg"
+from .datasets import COMPANY, HOUSEHOLD, VEHICLES, WHOLE_HOUSEHOLD
+
 RELATIONS = {"戶長": "本人", "本人": "本人", "配偶": "配偶", "父": "父", "母": "母", "子": "子", "女": "女",
              "兄": "兄弟姊妹", "弟": "兄弟姊妹", "姊": "兄弟姊妹", "妹": "兄弟姊妹", "祖父": "祖父母",
              "祖母": "祖父母", "孫": "孫子女", "孫女": "孫子女"}

@@ -19,7 +19,7 @@ from engine.models import Draft, MyDataPackage, MyDataRecord, MyDataTransaction,
 
 from . import client, extract, package
 from .config import MyDataConfig
-from .sandbox.records import RESOURCES
+from .datasets import RESOURCES
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=120)

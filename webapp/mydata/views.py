@@ -14,7 +14,7 @@ from engine import audit, drafts
 from engine.db import reading, transaction, utcnow
 from engine.models import MyDataRecord, MyDataTransaction, Service, User
 from handlers.mydata import client
-from handlers.mydata.sandbox.records import RESOURCES
+from handlers.mydata.datasets import RESOURCES
 
 from .. import services, submissions
 from ..auth import current_actor

@@ -16,7 +16,7 @@ from engine.errors import InvalidInput
 from engine.models import Case, Document, HumanTask, Notification, Permit, Service, User
 from handlers import permits
 from handlers.mydata import jobs as mydata_jobs
-from handlers.mydata.sandbox.records import RESOURCES
+from handlers.mydata.datasets import RESOURCES
 from reports import casefile, worklists
 
 from .. import select_locale, services, submissions
