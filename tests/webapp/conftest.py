@@ -73,6 +73,16 @@ class World:
         action = re.search(r'action="([^"]+/consent)"', consent_page.text).group(1)
         return http.post(f"{self.sandbox_url}{action}", data={"decision": decision})
 
+    def submit_permit(self, http: requests.Session, draft_id: str, **overrides) -> requests.Response:
+        """Submit the permit draft with the rest of the application typed in and files attached."""
+        from tests.factories import PDF, PNG, application_form
+
+        token = CSRF.search(http.get(f"{self.url}/drafts/{draft_id}").text).group(1)
+        return http.post(f"{self.url}/drafts/{draft_id}",
+                         data={**application_form(**overrides), "action": "submit", "csrf_token": token},
+                         files={"attachments-contract": ("c.pdf", PDF, "application/pdf"),
+                                "attachments-route_map": ("r.png", PNG, "image/png")})
+
     def transfer(self) -> MyDataTransaction:
         with self.app.app_context(), reading(services.get().sessions) as s:
             return s.scalar(select(MyDataTransaction).order_by(MyDataTransaction.created_at.desc()))

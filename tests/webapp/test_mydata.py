@@ -146,17 +146,12 @@ def test_notify_is_idempotent_and_refuses_strangers(world):
 
 def test_clerk_sees_the_mydata_panel_masked_until_revealed(world):
     from engine.models import AuditEvent
-    from tests.factories import PDF, PNG, application_form
 
     http = world.browser()
     draft_id, _ = world.draft(http)
     world.consent(http, draft_id)
     world.sweep()
-    token = CSRF.search(http.get(f"{world.url}/drafts/{draft_id}").text).group(1)
-    submitted = http.post(f"{world.url}/drafts/{draft_id}",
-                          data={**application_form(), "action": "submit", "csrf_token": token},
-                          files={"attachments-contract": ("c.pdf", PDF, "application/pdf"),
-                                 "attachments-route_map": ("r.png", PNG, "image/png")})
+    submitted = world.submit_permit(http, draft_id)
     assert "/my/cases/" in submitted.url, submitted.text[:500]
     number = re.search(r"LVP-\d{4}-\d{6}", submitted.text).group(0)
 
@@ -205,8 +200,6 @@ def _counter_barcode(world, national_id: str = "B120863130") -> str:
 
 
 def test_counter_clerk_receives_the_data_with_barcode_and_otp(world):
-    from tests.factories import PDF, PNG, application_form
-
     barcode = _counter_barcode(world)
     clerk = world.browser("tb.counter")
     token = CSRF.search(clerk.get(f"{world.url}/counter").text).group(1)
@@ -221,10 +214,7 @@ def test_counter_clerk_receives_the_data_with_barcode_and_otp(world):
     world.sweep()
     draft = clerk.get(waiting.url)
     assert "/drafts/" in draft.url and "KLA-1234" in draft.text and "代理" in draft.text
-    token = CSRF.search(draft.text).group(1)
-    done = clerk.post(draft.url, data={**application_form(), "action": "submit", "csrf_token": token},
-                      files={"attachments-contract": ("c.pdf", PDF, "application/pdf"),
-                             "attachments-route_map": ("r.png", PNG, "image/png")})
+    done = world.submit_permit(clerk, draft.url.rsplit("/", 1)[1])
     assert "/my/cases/" in done.url, done.text[:400]
     with world.app.app_context(), reading(services.get().sessions) as s:
         from engine.models import Case, User
@@ -307,19 +297,12 @@ def test_low_income_is_routed_by_the_registered_district_not_the_typed_one(world
 
 
 def test_each_value_records_where_it_came_from(world):
-    from tests.factories import PDF, PNG, application_form
-
     http = world.browser()
     draft_id, _ = world.draft(http)
     world.consent(http, draft_id)
     world.sweep()
-    token = CSRF.search(http.get(f"{world.url}/drafts/{draft_id}").text).group(1)
-    done = http.post(f"{world.url}/drafts/{draft_id}",
-                     data={**application_form(**{"applicant-email": "company-x@example.tw",
-                                                 "applicant-phone": "0912345678"}),
-                           "action": "submit", "csrf_token": token},
-                     files={"attachments-contract": ("c.pdf", PDF, "application/pdf"),
-                            "attachments-route_map": ("r.png", PNG, "image/png")})
+    done = world.submit_permit(http, draft_id, **{"applicant-email": "company-x@example.tw",
+                                                  "applicant-phone": "0912345678"})
     assert "/my/cases/" in done.url
     with world.app.app_context(), reading(services.get().sessions) as s:
         from engine.models import Case
