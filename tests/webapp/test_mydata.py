@@ -168,6 +168,13 @@ def test_clerk_sees_the_mydata_panel_masked_until_revealed(world):
     with world.app.app_context(), reading(services.get().sessions) as s:
         views = s.scalars(select(AuditEvent).where(AuditEvent.action == "mydata.view")).all()
         assert len(views) == 2 and views[1].detail["revealed"] is True
+    token = CSRF.search(revealed).group(1)
+    clerk.post(f"{world.url}/work/tasks/{task_id}/claim", data={"csrf_token": token})
+    refused = clerk.post(f"{world.url}/work/tasks/{task_id}", data={"csrf_token": token,
+                                                                    "decision": "correction"})
+    assert refused.status_code == 422 and 'id="mydata-panel"' in refused.text
+    panel = refused.text[refused.text.index('id="mydata-panel"'):]
+    assert "臺南市永康區＊＊＊" in panel  # masked again on the error page
 
 
 def test_transfer_gives_up_after_the_eight_hour_window(world):

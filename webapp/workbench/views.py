@@ -27,7 +27,7 @@ def inbox():
     return render_template("workbench/inbox.html", tasks=tasks, now=utcnow())
 
 
-def _load(task_id: str):
+def _load(task_id: str, reveal: bool = False):
     """The task and its case, 404 unless the clerk may see the case."""
     svc = services.get()
     actor = current_actor()
@@ -49,16 +49,18 @@ def _load(task_id: str):
             "application_form": svc.forms.get(case.service.application_form),
             "form": svc.forms.get(task.form_key) if task.form_key else None,
             "now": utcnow(),
+            "reveal": reveal,
         }
+    page["mydata_fields"] = {r.id: masked(r.fields, reveal) for r, _tx in page["mydata"]}
     return page
 
 
 @bp.get("/tasks/<task_id>")
 @staff_required()
 def task(task_id: str):
-    page = _load(task_id)
-    form = page["form"]
     reveal = request.args.get("reveal") == "1"
+    page = _load(task_id, reveal)
+    form = page["form"]
     actor = current_actor()
     with transaction(services.get().sessions) as s:
         if reveal:
@@ -70,9 +72,8 @@ def task(task_id: str):
                          ip=actor.ip, purpose="case review",
                          detail={"datasets": [r.resource_id for r, _tx in page["mydata"]],
                                  "revealed": reveal})
-    page["mydata_fields"] = {r.id: masked(r.fields, reveal) for r, _tx in page["mydata"]}
     return render_template("workbench/task.html", values=form.defaults() if form else {},
-                           errors={}, reveal=reveal, **page)
+                           errors={}, **page)
 
 
 def masked(value, reveal: bool, key: str = ""):
@@ -113,20 +114,22 @@ def release(task_id: str):
 @bp.post("/tasks/<task_id>")
 @staff_required()
 def complete(task_id: str):
-    page = _load(task_id)
-    form = page["form"]
-    if form is None:
+    """The engine checks who may complete the task; the full page is built only to show errors."""
+    svc = services.get()
+    with reading(svc.sessions) as s:
+        task = s.get(HumanTask, task_id)
+    if task is None or task.role == "applicant" or not task.form_key:
         abort(404)
-    values, uploads = submissions.read(form)
+    values, uploads = submissions.read(svc.forms.get(task.form_key))
     try:
-        services.get().engine.complete_task(
+        result = svc.engine.complete_task(
             current_actor(), task_id, values, uploads=uploads,
             expected_revision=request.form.get("revision", type=int),
             idempotency_key=request.form.get("idempotency_key") or None,
             locale=select_locale())
     except InvalidInput as exc:
         return render_template("workbench/task.html", values=values, errors=exc.errors,
-                               **page), 422
-    flash(_("已完成「%(name)s」，案件 %(number)s 已送往下一階段。", name=page["task"].name,
-            number=page["case"].number), "success")
+                               **_load(task_id)), 422
+    flash(_("已完成「%(name)s」，案件 %(number)s 已送往下一階段。", name=task.name,
+            number=result.number), "success")
     return redirect(url_for("workbench.inbox"))
