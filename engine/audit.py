@@ -2,8 +2,9 @@
 
 Each event's hash covers its content and the previous event's hash, so deleting
 or editing any row breaks the chain from that row on; ``verify_chain`` finds it.
-On PostgreSQL appends are serialised by an advisory lock and the hash is
-computed in the same statement that reads the previous one.
+On PostgreSQL an append is one call of ``onestop_append_audit`` (migration
+0005), which serialises appends with an advisory lock and computes the hash
+from the previous one on the server.
 """
 from __future__ import annotations
 
@@ -19,15 +20,9 @@ from .db import utcnow
 from .models import AuditEvent
 
 GENESIS = "0" * 64
-CHAIN_LOCK_KEY = 7_202_611
-PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(%(k)s)"
 PG_APPEND_SQL = (
-    "INSERT INTO audit_events (at, actor_id, on_behalf_of, action, case_id, ip, purpose, result,"
-    " detail, prev_hash, hash)"
-    " SELECT %(at)s, %(actor_id)s, %(on_behalf_of)s, %(action)s, %(case_id)s, %(ip)s, %(purpose)s,"
-    " %(result)s, CAST(%(detail)s AS JSONB), p.h,"
-    " encode(sha256(convert_to(p.h || %(body)s, 'UTF8')), 'hex')"
-    " FROM (SELECT coalesce((SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), %(genesis)s) AS h) p"
+    "SELECT onestop_append_audit(%(at)s, %(actor_id)s, %(on_behalf_of)s, %(action)s, %(case_id)s,"
+    " %(ip)s, %(purpose)s, %(result)s, CAST(%(detail)s AS JSONB), %(body)s, %(genesis)s)"
 )
 _EVENTS = AuditEvent.__table__
 _LAST_HASH = select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)
@@ -78,7 +73,6 @@ def append(
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
         cursor = session.connection().connection.driver_connection.cursor()
-        cursor.execute(PG_LOCK_SQL, {"k": CHAIN_LOCK_KEY})
         cursor.execute(PG_APPEND_SQL, {**values, "detail": json.dumps(values["detail"], ensure_ascii=False),
                                        "body": text_body, "genesis": GENESIS})
         return

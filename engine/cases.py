@@ -5,19 +5,18 @@ apply the change, run the engine steps, save the state, rewrite the derived rows
 (human tasks, searchable fields, next timer), append audit events, commit. A
 stale revision raises ``CaseConflict`` and nothing is written.
 
-The hot path speaks SQL through SQLAlchemy Core: one joined read, a guarded
-``UPDATE … WHERE revision = :seen`` and a handful of writes. The ORM stays for
-the rarer commands and for reads.
+The hot path goes through ``store.CaseStore``: one joined read (none when this
+process changed the case last and kept its snapshot, see ``live``), then the
+guarded ``UPDATE … WHERE revision = :seen``, the derived rows, the audit event
+and the COMMIT in one batch. The ORM stays for the rarer commands and for reads.
 """
 from __future__ import annotations
 
 import copy
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -26,7 +25,6 @@ import orjson
 from sqlalchemy import exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import agents, audit, documents, evaluator
@@ -35,9 +33,11 @@ from .calendar import TAIPEI, BusinessCalendar
 from .db import transaction, utcnow
 from .definitions import parse_and_lint, sha256
 from .documents import Upload
-from .store import CONFLICT_MESSAGE, CaseStore, WriteBatch
-from .errors import CaseConflict, DeploymentError, Forbidden, InvalidInput, NotFound
+from .errors import CaseConflict, DeploymentError, EngineError, Forbidden, InvalidInput, NotFound
 from .forms import Form, FormRegistry
+from .live import LiveCases, Snapshot, StaleSnapshot
+from .live import from_row as snapshot_of
+from .store import CONFLICT_MESSAGE, CaseStore, WriteBatch
 from .models import (
     Case,
     CaseSequence,
@@ -98,42 +98,6 @@ class CaseRef:
                    row["status"], row["search_fields"] or {}, row["due_at"])
 
 
-class LiveWorkflows:
-    """Recently used workflows of this process, keyed by case and valid for one revision.
-
-    A command takes its case's workflow out (so no other thread sees it while it
-    changes) and puts it back only after its transaction committed; any other
-    process's change bumps the revision and makes the kept object useless.
-    Deserialising is the largest part of SpiffWorkflow's cost per command.
-    """
-
-    def __init__(self, capacity: int = 512) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[str, tuple[int, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def checkout(self, case_id: str, revision: int):
-        with self._lock:
-            kept = self._items.pop(case_id, None)
-        return kept[1] if kept is not None and kept[0] == revision else None
-
-    def renumber(self, case_id: str, old: int, new: int) -> None:
-        """A committed change that left the workflow as it was (claims, reassignments)."""
-        with self._lock:
-            kept = self._items.get(case_id)
-            if kept is not None and kept[0] == old:
-                self._items[case_id] = (new, kept[1])
-
-    def checkin(self, result: "CommandResult", workflow) -> None:
-        if workflow is None or result.status != "open":
-            return
-        with self._lock:
-            self._items[result.case_id] = (result.revision, workflow)
-            self._items.move_to_end(result.case_id)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-
-
 @dataclass
 class HandlerContext:
     """What a service-task handler may use: the open transaction and the case."""
@@ -177,7 +141,7 @@ class CaseEngine:
         self.settings = dict(settings or {})
         self.specs = SpecCache()
         self._by_definition: dict[int, ParsedDefinition] = {}
-        self._live = LiveWorkflows()
+        self._live = LiveCases()
         self.store = CaseStore(sessions.kw["bind"].dialect.name)
 
     # -- definitions -------------------------------------------------------
@@ -235,29 +199,57 @@ class CaseEngine:
 
     @contextmanager
     def _command(self, name: str, actor: Actor, key: str | None) -> Iterator[tuple[Session, dict]]:
-        """A transaction with idempotency; ``box['result']`` is what the command returns."""
-        box: dict = {}
+        """A transaction with idempotency; ``box['result']`` is what the command returns.
+
+        A command that writes ends with ``_finish``, which sends its batch together
+        with the COMMIT; nothing may change in the session after that.
+        """
+        box: dict = {"command": name, "key": key, "actor_id": actor.user_id}
+        with transaction(self.sessions) as s:
+            if key:
+                done = s.execute(select(IdempotencyKey.command, IdempotencyKey.response).where(
+                    IdempotencyKey.key == key, IdempotencyKey.actor_id == actor.user_id)).first()
+                if done is not None:
+                    if done.command != name:
+                        raise InvalidInput("idempotency key reused", {"idempotency_key": [
+                            "this key was used for another command"]})
+                    box["result"] = CommandResult(**done.response)
+                    yield s, box
+                    return
+            yield s, box
+            if box.get("finished") and (s.new or s.dirty or s.deleted):
+                raise RuntimeError(f"{name} changed the session after its final write")
+
+    def _finish(self, s: Session, box: dict, batch: WriteBatch, result: CommandResult,
+                workflow=None) -> CommandResult:
+        """Write the command's batch, with its idempotency record, and commit."""
+        if box["key"]:
+            batch.request = {"key": box["key"], "actor_id": box["actor_id"], "command": box["command"],
+                             "response": result.as_dict(), "created_at": self.clock()}
         try:
-            with transaction(self.sessions) as s:
-                if key:
-                    done = s.execute(select(IdempotencyKey.command, IdempotencyKey.response).where(
-                        IdempotencyKey.key == key, IdempotencyKey.actor_id == actor.user_id)).first()
-                    if done is not None:
-                        if done.command != name:
-                            raise InvalidInput("idempotency key reused", {"idempotency_key": [
-                                "this key was used for another command"]})
-                        box["result"] = CommandResult(**done.response)
-                        yield s, box
-                        return
-                yield s, box
-                if key and "result" in box:
-                    s.execute(insert(IdempotencyKey).values(
-                        key=key, actor_id=actor.user_id, command=name,
-                        response=box["result"].as_dict(), created_at=self.clock()))
-        except IntegrityError as exc:
-            if key and "idempotency_keys" in str(exc.orig):
-                raise CaseConflict("the same request is being processed") from exc
+            self.store.write(s, batch, commit=True)
+        except CaseConflict as exc:
+            if box.get("from_snapshot"):
+                raise StaleSnapshot(str(exc)) from exc
             raise
+        box["finished"] = True
+        box["result"] = result
+        box["after"] = box["snapshot"].after(batch, workflow)
+        return result
+
+    def _kept(self, box: dict) -> CommandResult:
+        """After the commit: remember the case as this command left it."""
+        if "after" in box:
+            self._live.keep(box["after"])
+        return box["result"]
+
+    @staticmethod
+    def _retried(command: Callable[[], CommandResult]) -> CommandResult:
+        """Run a command; once more from the database if its snapshot was stale."""
+        try:
+            return command()
+        except StaleSnapshot:
+            return command()
 
     def _script_engine(self, s: Session, case: CaseRef, actor: Actor | None) -> RestrictedScriptEngine:
         def call(operation: str, params: dict, data: dict) -> Any:
@@ -384,16 +376,40 @@ class CaseEngine:
             documents.set_path(data, path, documents.descriptor(doc))
         return data
 
-    def _task_row(self, s: Session, actor: Actor, task_id: str, with_state: bool = False):
-        """The task joined with its case; NotFound unless the actor may work or see it."""
+    def _task_row(self, s: Session, actor: Actor, task_id: str, box: dict,
+                  check: Callable[[Mapping], None], with_state: bool = False) -> dict:
+        """The task joined with its case, passed by the command's ``check``.
+
+        When this process changed the case last, the row comes from its snapshot
+        and costs no read; the command's guarded write proves it was current.
+        Otherwise it is read, and NotFound unless the actor may work or see it.
+        """
+        snapshot = self._live.take_task(task_id)
+        if snapshot is not None and (snapshot.workflow is not None or not with_state):
+            row = snapshot.row(task_id)
+            try:
+                if not may_work(actor, row["role"], row["agency_code"], (row["applicant_id"], row["agent_id"])):
+                    raise Forbidden("not in the task's group")
+                check(row)
+            except EngineError:
+                pass
+            else:
+                box.update(snapshot=snapshot, from_snapshot=True)
+                return row
         row = self.store.read_task(s, task_id, with_state)
         if row is None:
             raise NotFound("no such task")
-        if may_work(actor, row["role"], row["agency_code"], (row["applicant_id"], row["agent_id"])):
-            return row
-        visible = s.scalar(select(exists().where(_CASES.c.id == row["id"], case_visibility(actor))))
-        if not visible:
-            raise NotFound("no such task")
+        if not may_work(actor, row["role"], row["agency_code"], (row["applicant_id"], row["agent_id"])):
+            visible = s.scalar(select(exists().where(_CASES.c.id == row["id"], case_visibility(actor))))
+            if not visible:
+                raise NotFound("no such task")
+        check(row)
+        fresh = snapshot_of(row)
+        if snapshot is not None and snapshot.case["revision"] == row["revision"]:
+            fresh.workflow = snapshot.workflow
+        else:
+            fresh.workflow = self._live.take_workflow(row["id"], row["revision"])
+        box["snapshot"] = fresh
         return row
 
     @staticmethod
@@ -478,64 +494,78 @@ class CaseEngine:
                 "case.start", actor_id=actor.user_id, case_id=case.id, ip=actor.ip,
                 on_behalf_of=case.applicant_id if case.agent_id else None, at=now,
                 detail={"service": service_key, "number": case.number, "version": definition.version}))
-            self.store.write(s, batch)
-            revision = case.revision + 1
             status = "closed" if workflow.is_completed() else "open"
-            box["result"] = CommandResult(case.id, case.number, revision, status)
-            box["workflow"] = workflow
-        self._live.checkin(box["result"], box.get("workflow"))
-        return box["result"]
+            box["snapshot"] = Snapshot({k: v for k, v in asdict(case).items()})
+            self._finish(s, box, batch, CommandResult(case.id, case.number, case.revision + 1, status),
+                         workflow)
+        return self._kept(box)
 
     def claim(self, actor: Actor, task_id: str, *, expected_revision: int | None = None) -> CommandResult:
-        with self._command("claim", actor, None) as (s, box):
-            row = self._task_row(s, actor, task_id)
+        return self._retried(lambda: self._claim(actor, task_id, expected_revision))
+
+    def _claim(self, actor: Actor, task_id: str, expected_revision: int | None) -> CommandResult:
+        def check(row: Mapping) -> None:
             self._check_open(row, expected_revision)
             if not may_work(actor, row["role"], row["agency_code"], (row["applicant_id"], row["agent_id"])):
                 raise Forbidden("not in the task's group")
             if row["assignee_id"] and row["assignee_id"] != actor.user_id:
                 raise CaseConflict("task already claimed by someone else")
+
+        with self._command("claim", actor, None) as (s, box):
+            row = self._task_row(s, actor, task_id, box, check)
             now = self.clock()
-            self.store.write(s, self._reassigned(row, actor.user_id, now, audit.event(
+            self._finish(s, box, self._reassigned(row, actor.user_id, now, audit.event(
                 "task.claim", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip, at=now,
-                detail={"task": row["spec_name"], "task_id": task_id})))
-            box["result"] = CommandResult(row["id"], row["number"], row["revision"] + 1, row["status"])
-        self._live.renumber(box["result"].case_id, box["result"].revision - 1, box["result"].revision)
-        return box["result"]
+                detail={"task": row["spec_name"], "task_id": task_id})),
+                         CommandResult(row["id"], row["number"], row["revision"] + 1, row["status"]),
+                         box["snapshot"].workflow)
+        return self._kept(box)
 
     def release(self, actor: Actor, task_id: str, *, expected_revision: int | None = None) -> CommandResult:
-        with self._command("release", actor, None) as (s, box):
-            row = self._task_row(s, actor, task_id)
+        return self._retried(lambda: self._release(actor, task_id, expected_revision))
+
+    def _release(self, actor: Actor, task_id: str, expected_revision: int | None) -> CommandResult:
+        def check(row: Mapping) -> None:
             self._check_open(row, expected_revision)
             if row["assignee_id"] != actor.user_id and not may_supervise(
                     actor, row["agency_code"], row["owner_agency"]):
                 raise Forbidden("only the holder or a supervisor may release a task")
+
+        with self._command("release", actor, None) as (s, box):
+            row = self._task_row(s, actor, task_id, box, check)
             now = self.clock()
-            self.store.write(s, self._reassigned(row, None, now, audit.event(
+            self._finish(s, box, self._reassigned(row, None, now, audit.event(
                 "task.release", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip, at=now,
-                detail={"task": row["spec_name"], "task_id": task_id, "from": row["assignee_id"]})))
-            box["result"] = CommandResult(row["id"], row["number"], row["revision"] + 1, row["status"])
-        self._live.renumber(box["result"].case_id, box["result"].revision - 1, box["result"].revision)
-        return box["result"]
+                detail={"task": row["spec_name"], "task_id": task_id, "from": row["assignee_id"]})),
+                         CommandResult(row["id"], row["number"], row["revision"] + 1, row["status"]),
+                         box["snapshot"].workflow)
+        return self._kept(box)
 
     def reassign(self, actor: Actor, task_id: str, to_user_id: str, *,
                  expected_revision: int | None = None) -> CommandResult:
-        with self._command("reassign", actor, None) as (s, box):
-            row = self._task_row(s, actor, task_id)
+        return self._retried(lambda: self._reassign(actor, task_id, to_user_id, expected_revision))
+
+    def _reassign(self, actor: Actor, task_id: str, to_user_id: str,
+                  expected_revision: int | None) -> CommandResult:
+        def check(row: Mapping) -> None:
             self._check_open(row, expected_revision)
             if not may_supervise(actor, row["agency_code"], row["owner_agency"]):
                 raise Forbidden("only a supervisor may reassign")
+
+        with self._command("reassign", actor, None) as (s, box):
+            row = self._task_row(s, actor, task_id, box, check)
             target = s.get(User, to_user_id)
             if target is None or not target.active or not may_work(
                     Actor.from_user(target), row["role"], row["agency_code"], ()):
                 raise InvalidInput("bad assignee", {"assignee": ["not in the task's group"]})
             now = self.clock()
-            self.store.write(s, self._reassigned(row, target.id, now, audit.event(
+            self._finish(s, box, self._reassigned(row, target.id, now, audit.event(
                 "task.reassign", actor_id=actor.user_id, case_id=row["id"], ip=actor.ip, at=now,
                 detail={"task": row["spec_name"], "task_id": task_id, "from": row["assignee_id"],
-                        "to": target.id})))
-            box["result"] = CommandResult(row["id"], row["number"], row["revision"] + 1, row["status"])
-        self._live.renumber(box["result"].case_id, box["result"].revision - 1, box["result"].revision)
-        return box["result"]
+                        "to": target.id})),
+                         CommandResult(row["id"], row["number"], row["revision"] + 1, row["status"]),
+                         box["snapshot"].workflow)
+        return self._kept(box)
 
     def complete_task(
         self,
@@ -548,22 +578,29 @@ class CaseEngine:
         idempotency_key: str | None = None,
         locale: str = "zh_TW",
     ) -> CommandResult:
-        with self._command("complete_task", actor, idempotency_key) as (s, box):
-            if "result" in box:
-                return box["result"]
-            row = self._task_row(s, actor, task_id, with_state=True)
+        return self._retried(lambda: self._complete_task(
+            actor, task_id, submitted, uploads or {}, expected_revision, idempotency_key, locale))
+
+    def _complete_task(self, actor: Actor, task_id: str, submitted: dict, uploads: Mapping[str, Upload],
+                       expected_revision: int | None, idempotency_key: str | None,
+                       locale: str) -> CommandResult:
+        def check(row: Mapping) -> None:
             self._check_open(row, expected_revision)
-            people = (row["applicant_id"], row["agent_id"])
-            if not may_work(actor, row["role"], row["agency_code"], people):
+            if not may_work(actor, row["role"], row["agency_code"], (row["applicant_id"], row["agent_id"])):
                 raise Forbidden("not in the task's group")
             if row["assignee_id"] and row["assignee_id"] != actor.user_id and row["role"] != "applicant":
                 raise Forbidden("task is held by someone else")
+
+        with self._command("complete_task", actor, idempotency_key) as (s, box):
+            if "result" in box:
+                return box["result"]
+            row = self._task_row(s, actor, task_id, box, check, with_state=True)
             form = self.forms.get(row["form_key"])
             self._validated(form, submitted, locale)
             case = CaseRef.from_row(row)
             if documents.attachment_fields(form.schema, submitted):
-                submitted = self._attach(s, actor, case, submitted, form, uploads or {}, None)
-            workflow = self._live.checkout(case.id, case.revision)
+                submitted = self._attach(s, actor, case, submitted, form, uploads, None)
+            workflow = box["snapshot"].workflow
             if workflow is None:
                 workflow = self._load(s, case, orjson.loads(row["state_text"]), actor)
             else:
@@ -591,13 +628,10 @@ class CaseEngine:
                 "task.complete", actor_id=actor.user_id, case_id=case.id, ip=actor.ip, at=now,
                 on_behalf_of=row["applicant_id"] if for_applicant else None,
                 detail={"task": row["spec_name"], "task_id": task_id, "decision": _decision_of(result)}))
-            self.store.write(s, batch)
-            revision = case.revision + 1
             status = "closed" if workflow.is_completed() else "open"
-            box["result"] = CommandResult(case.id, case.number, revision, status)
-            box["workflow"] = workflow
-        self._live.checkin(box["result"], box.get("workflow"))
-        return box["result"]
+            self._finish(s, box, batch, CommandResult(case.id, case.number, case.revision + 1, status),
+                         workflow)
+        return self._kept(box)
 
     def cancel_case(self, actor: Actor, case_id: str, reason: str, *,
                     expected_revision: int | None = None) -> CommandResult:
@@ -652,7 +686,7 @@ class CaseEngine:
                     self._run(workflow)
                     batch = self._save(s, case, workflow, now, since)
                     batch.events.append(audit.event("case.timers", case_id=case.id, at=now))
-                    self.store.write(s, batch)
+                    self.store.write(s, batch, commit=True)
                     fired += 1
             except CaseConflict:
                 continue

@@ -1,34 +1,42 @@
 """The engine's hot-path statements, sent through the DBAPI in as few round trips as possible.
 
 A command reads its task and case in one statement, works in memory, then hands
-this module a ``WriteBatch``: the guarded case update, the derived task rows and
-the audit event. On PostgreSQL the batch goes out in one pipeline (one network
-round trip instead of one per statement); on SQLite the statements run in turn
-on the already locked connection. Rows written here are the same rows the ORM
+this module a ``WriteBatch``: the guarded case update, the derived task rows, the
+audit event and the idempotency record. On PostgreSQL the batch and the COMMIT go
+out in one pipeline, so a command costs two network round trips (BEGIN with the
+read, then the writes with the COMMIT); the guards are checked by the server
+(``onestop_expect_one``, migration 0005), which aborts the transaction before
+the COMMIT runs. On SQLite the statements run in turn on the already locked
+connection and the rows they changed are counted here. Rows written here are the same rows the ORM
 reads: timestamps are UTC (naive text on SQLite, as SQLAlchemy stores them) and
 JSON is the same text SQLAlchemy would write.
 """
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy.orm import Session
 
 from . import audit
 from .errors import CaseConflict
 
 CONFLICT_MESSAGE = "case changed since it was loaded"
+DUPLICATE_MESSAGE = "the same request is being processed"
+GUARD_SQLSTATE = "OS409"
+_GUARDED = ("save_case", "bump_case", "assign_task", "complete_task")
 
 _CASE_COLUMNS = ("revision", "state", "updated_at", "next_timer_at", "stage", "fields", "status",
                  "closed_at", "outcome", "due_at")
 _TASK_COLUMNS = ("id", "case_id", "spec_name", "name", "lane", "role", "agency_code", "form_key",
                  "status", "assignee_id", "completed_by", "created_at", "claimed_at", "due_at",
                  "completed_at", "result", "context")
-_JSON = {"state": "json", "fields": "jsonb", "result": "jsonb", "context": "jsonb"}
+_JSON = {"state": "json", "fields": "jsonb", "result": "jsonb", "context": "jsonb", "response": "jsonb"}
 _TIMES = {"updated_at", "next_timer_at", "closed_at", "created_at", "claimed_at", "due_at",
           "completed_at", "at"}
 _READ_TIMES = ("due_at", "task_created_at")
@@ -53,9 +61,17 @@ def _sql(template: str, dialect: str) -> str:
     return re.sub(r":(\w+)", lambda m: _placeholder(m.group(1), dialect), template)
 
 
+def _guarded(update: str, dialect: str) -> str:
+    """On PostgreSQL the statement itself fails unless it changed exactly one row."""
+    if dialect != "postgresql":
+        return update
+    return (f"WITH changed AS ({update} RETURNING 1) "
+            "SELECT onestop_expect_one(count(*)) FROM changed")
+
+
 def _statements(dialect: str) -> dict[str, str]:
     sets = ", ".join(f"{c} = :{c}" for c in _CASE_COLUMNS)
-    return {
+    statements = {
         "read_task": _sql(_READ_TASK.format(state=""), dialect),
         "read_task_state": _sql(_READ_TASK.format(
             state=", CAST(c.state AS text) AS state_text" if dialect == "postgresql"
@@ -71,7 +87,11 @@ def _statements(dialect: str) -> dict[str, str]:
         "complete_task": _sql("UPDATE human_tasks SET status = 'completed', completed_at = :completed_at, "
                               "completed_by = :completed_by, assignee_id = :assignee_id, "
                               "result = :result WHERE id = :b_id AND status = 'open'", dialect),
+        "remember_request": _sql("INSERT INTO idempotency_keys (key, actor_id, command, response, "
+                                 "created_at) VALUES (:key, :actor_id, :command, :response, :created_at)",
+                                 dialect),
     }
+    return {name: _guarded(sql, dialect) if name in _GUARDED else sql for name, sql in statements.items()}
 
 
 def _as_datetime(value) -> datetime | None:
@@ -92,6 +112,7 @@ class WriteBatch:
     cancelled: list[str] = field(default_factory=list)
     cancelled_at: datetime | None = None
     events: list[dict] = field(default_factory=list)
+    request: dict | None = None       # idempotency record: key, actor_id, command, response, created_at
 
 
 class CaseStore:
@@ -140,51 +161,82 @@ class CaseStore:
 
     # -- writes ------------------------------------------------------------
 
-    def write(self, s: Session, batch: WriteBatch) -> None:
-        """Run the batch in the session's transaction; CaseConflict if a guard did not hold."""
+    def write(self, s: Session, batch: WriteBatch, *, commit: bool = False) -> None:
+        """Run the batch in the session's transaction; CaseConflict if a guard did not hold.
+
+        With ``commit`` the batch ends the transaction, and nothing may be
+        written after it.
+        """
         s.flush()
         driver = s.connection().connection.driver_connection
         if self.dialect == "postgresql":
-            with driver.pipeline():
-                guarded = self._send(driver, batch)
-        else:
-            guarded = self._send(driver, batch)
+            self._write_postgresql(driver, batch, commit)
+            return
+        guarded = []
+        try:
+            for sql, params, guard in self._statements(batch):
+                cursor = self._run(driver, sql, params)
+                if guard:
+                    guarded.append(cursor)
+            for event in batch.events:
+                self._audit_sqlite(driver, event)
+        except sqlite3.IntegrityError as exc:
+            raise _conflict_from(str(exc)) or exc
         if any(cursor.rowcount != 1 for cursor in guarded):
             raise CaseConflict(CONFLICT_MESSAGE)
 
-    def _send(self, driver, batch: WriteBatch) -> list:
-        guarded = []
+    def _write_postgresql(self, driver, batch: WriteBatch, commit: bool) -> None:
+        """The whole batch in one pipeline, COMMIT included: one network round trip.
+
+        PostgreSQL abandons the rest of the pipeline at the first error (the
+        guards raise), so the COMMIT runs only if everything before it succeeded.
+        """
+        try:
+            with driver.pipeline():
+                cursor = driver.cursor()
+                for sql, params, _ in self._statements(batch):
+                    cursor.execute(sql, params)
+                if commit:
+                    cursor.execute("COMMIT")
+        except psycopg.Error as exc:
+            conflict = _conflict_from(str(exc), exc.sqlstate)
+            if conflict is not None:
+                raise conflict from exc
+            raise
+
+    def _statements(self, batch: WriteBatch) -> list[tuple[str, dict, bool]]:
+        """(SQL, parameters, whether it must change exactly one row) for each write."""
+        out = []
         if batch.case is not None:
-            statement = "bump_case" if batch.bump_only else "save_case"
-            guarded.append(self._execute(driver, statement, batch.case))
-        if batch.new_tasks:
-            cursor = driver.cursor()
-            cursor.executemany(self.sql["insert_task"], [self._params(r) for r in batch.new_tasks])
+            out.append((self.sql["bump_case" if batch.bump_only else "save_case"],
+                        self._params(batch.case), True))
+        out.extend((self.sql["insert_task"], self._params(row), False) for row in batch.new_tasks)
         if batch.task_update is not None:
-            guarded.append(self._execute(driver, *batch.task_update))
+            statement, params = batch.task_update
+            out.append((self.sql[statement], self._params(params), True))
         if batch.cancelled:
             marks = ", ".join(_placeholder(f"c{i}", self.dialect) for i in range(len(batch.cancelled)))
             sql = (f"UPDATE human_tasks SET status = 'cancelled', completed_at = "
                    f"{_placeholder('completed_at', self.dialect)} WHERE status = 'open' AND id IN ({marks})")
-            driver.cursor().execute(sql, {"completed_at": self._value("completed_at", batch.cancelled_at),
-                                          **{f"c{i}": v for i, v in enumerate(batch.cancelled)}})
-        for event in batch.events:
-            self._audit(driver, event)
-        return guarded
+            out.append((sql, {"completed_at": self._value("completed_at", batch.cancelled_at),
+                              **{f"c{i}": v for i, v in enumerate(batch.cancelled)}}, False))
+        if self.dialect == "postgresql":
+            for event in batch.events:
+                out.append((audit.PG_APPEND_SQL, {**event, "detail": orjson.dumps(event["detail"]).decode(),
+                                                  "body": audit.body(**event), "genesis": audit.GENESIS}, False))
+        if batch.request is not None:
+            out.append((self.sql["remember_request"], self._params(batch.request), False))
+        return out
 
-    def _execute(self, driver, statement: str, params: dict):
+    @staticmethod
+    def _run(driver, sql: str, params: dict):
         cursor = driver.cursor()
-        cursor.execute(self.sql[statement], self._params(params))
+        cursor.execute(sql, params)
         return cursor
 
-    def _audit(self, driver, event: dict) -> None:
+    def _audit_sqlite(self, driver, event: dict) -> None:
         body = audit.body(**event)
         detail = orjson.dumps(event["detail"]).decode()
-        if self.dialect == "postgresql":
-            driver.cursor().execute(audit.PG_LOCK_SQL, {"k": audit.CHAIN_LOCK_KEY})
-            driver.cursor().execute(audit.PG_APPEND_SQL, {**event, "detail": detail, "body": body,
-                                                          "genesis": audit.GENESIS})
-            return
         cursor = driver.cursor()
         cursor.execute("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")
         row = cursor.fetchone()
@@ -195,3 +247,12 @@ class CaseStore:
             " :purpose, :result, :detail, :prev_hash, :hash)",
             {**event, "at": self._value("at", event["at"]), "detail": detail, "prev_hash": prev,
              "hash": audit.digest(prev, body)})
+
+
+def _conflict_from(message: str, sqlstate: str | None = None) -> CaseConflict | None:
+    """The conflict a database error stands for: a failed guard or a replayed request."""
+    if sqlstate == GUARD_SQLSTATE:
+        return CaseConflict(CONFLICT_MESSAGE)
+    if "idempotency_keys" in message and (sqlstate == "23505" or "UNIQUE" in message):
+        return CaseConflict(DUPLICATE_MESSAGE)
+    return None

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text, update
 
 from engine.access import Actor
 from engine.audit import verify_chain
+from engine.cases import CaseEngine
 from engine.db import reading, transaction
 from engine.errors import CaseConflict, DeploymentError, Forbidden, InvalidInput, NotFound
 from engine.models import AuditEvent, Case, Definition, HumanTask, User
@@ -227,3 +228,43 @@ def test_two_clerks_completing_at_once_one_wins(postgres_url, tmp_path):
 def verify_chain_ok(svc) -> bool:
     with reading(svc.sessions) as s:
         return verify_chain(s).ok
+
+
+def another_process(svc) -> CaseEngine:
+    """An engine with its own memory of cases, on the same database: as a second worker process."""
+    engine = svc.engine
+    return CaseEngine(engine.sessions, engine.forms, engine.handlers, calendar=engine.calendar,
+                      clock=engine.clock, settings=engine.settings)
+
+
+def test_a_command_after_another_process_changed_the_case_reads_it_again(svc):
+    case = start(svc)
+    task = open_task(svc, case.case_id)
+    clerk = actor(svc, "tb.clerk")
+    svc.engine.claim(clerk, task.id)
+    another_process(svc).release(clerk, task.id)  # this engine still remembers the task as claimed
+    done = svc.engine.complete_task(clerk, task.id, {"decision": "cosign"})
+    assert done.revision == 4  # start, claim, release, complete: nothing lost, nothing twice
+    with reading(svc.sessions) as s:
+        completed = s.get(HumanTask, task.id)
+        assert (completed.status, completed.completed_by) == ("completed", clerk.user_id)
+        assert s.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "task.complete")) == 1
+    assert verify_chain_ok(svc)
+
+
+def test_a_task_completed_by_another_process_is_a_conflict_here(svc):
+    case = start(svc)
+    task = open_task(svc, case.case_id)
+    clerk, clerk2 = actor(svc, "tb.clerk"), actor(svc, "tb.clerk2")
+    svc.engine.claim(clerk, task.id)
+    other = another_process(svc)
+    other.reassign(actor(svc, "tb.supervisor"), task.id, clerk2.user_id)
+    other.complete_task(clerk2, task.id, {"decision": "reject", "reason": "路線不符"})
+    with pytest.raises(CaseConflict):
+        svc.engine.complete_task(clerk, task.id, {"decision": "cosign"})
+    with reading(svc.sessions) as s:
+        row = s.get(Case, case.case_id)
+        assert (row.status, row.outcome, row.revision) == ("closed", "not_accepted", 4)
+        assert s.get(HumanTask, task.id).completed_by == clerk2.user_id
+    assert verify_chain_ok(svc)
