@@ -326,6 +326,10 @@ class CaseEngine:
             agency = evaluator.evaluate(props["agency"], task.data)
         elif role != "applicant":
             agency = case.owner_agency
+        # An ``assignee`` expression hands the task to one person (e.g. the assessor a family booked).
+        assignee = case.applicant_id if role == "applicant" else None
+        if props.get("assignee"):
+            assignee = evaluator.evaluate(props["assignee"], task.data)
         due_days = props.get("dueDays")
         context = {}
         if props.get("instructions"):
@@ -336,8 +340,8 @@ class CaseEngine:
             "id": str(task.id), "case_id": case.id, "spec_name": spec.bpmn_id or spec.name,
             "name": spec.bpmn_name or spec.name, "lane": spec.lane, "role": role,
             "agency_code": agency, "form_key": props.get("formKey"), "status": "open",
-            "assignee_id": case.applicant_id if role == "applicant" else None,
-            "completed_by": None, "created_at": now, "claimed_at": None,
+            "assignee_id": assignee,
+            "completed_by": None, "created_at": now, "claimed_at": now if assignee and role != "applicant" else None,
             "due_at": self.calendar.add_business_days(now, int(due_days)) if due_days else None,
             "completed_at": None, "result": None, "context": context,
         }

@@ -16,9 +16,9 @@ from .workflow import HandlerRegistry, ParsedDefinition, parse_definition
 
 KNOWN_ROLES = frozenset(
     {"applicant", "counter_clerk", "traffic_clerk", "police_clerk", "case_clerk", "supervisor",
-     "district_social_clerk", "social_bureau_clerk"}
+     "district_social_clerk", "social_bureau_clerk", "care_clerk", "care_assessor"}
 )
-EXPRESSION_PROPERTIES = ("agency",)
+EXPRESSION_PROPERTIES = ("agency", "assignee")
 
 
 def sha256(bpmn: bytes) -> str:

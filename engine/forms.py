@@ -64,6 +64,7 @@ UI_KEYS = frozenset(
         "ui:autocomplete",
         "ui:rows",
         "ui:mask",
+        "ui:choices",  # options the web layer supplies when it renders (``Form.with_choices``)
     }
 )
 WIDGETS = frozenset(
@@ -892,6 +893,20 @@ class Form:
         """Whether the page must use ``enctype="multipart/form-data"``."""
         return _any_attachment(self._fields)
 
+    def choice_lists(self) -> dict[str, str]:
+        """Top-level fields whose options are supplied at render time: field name -> list name."""
+        return {key: str(ui["ui:choices"]) for key in _dict(self.schema.get("properties"))
+                if (ui := _child_ui(self.ui, key)).get("ui:choices")}
+
+    def with_choices(self, key: str, choices: Iterable[tuple[Any, str, str]]) -> "Form":
+        """This form with the options of field ``key`` fixed: (value, zh-TW label, English label)."""
+        choices = list(choices)
+        schema, ui = copy.deepcopy(self.schema), copy.deepcopy(self.ui)
+        schema["properties"][key]["enum"] = [value for value, _zh, _en in choices]
+        ui[key] = {**ui.get(key, {}), "ui:enumNames": [zh for _v, zh, _en in choices],
+                   "ui:enumNames_en": [en for _v, _zh, en in choices]}
+        return Form(self.key, self.title, self.title_en, schema, ui)
+
     def defaults(self) -> dict:
         found = _defaults(self.schema)
         return found if isinstance(found, dict) else {}
@@ -1138,7 +1153,7 @@ def _check_widget(schema: Mapping, ui: Mapping, path: str) -> list[str]:
         return [f"{path}: unknown ui:widget {widget!r}"]
     kind = _kind(schema)
     choices = _items(schema) if kind == "multi" else schema
-    if widget in {"radio", "select"} and "enum" not in schema:
+    if widget in {"radio", "select"} and "enum" not in schema and not ui.get("ui:choices"):
         return [f"{path}: ui:widget {widget!r} needs an enum"]
     if widget == "checkboxes" and not (kind == "multi" and "enum" in choices):
         return [f"{path}: ui:widget 'checkboxes' needs an array of enum values"]

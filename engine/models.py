@@ -381,3 +381,30 @@ class Notification(Base):
     link: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AssessmentSlot(Base):
+    """A time an assessor can visit a home; a case holds at most one, and a slot at most one case.
+
+    Booking is a guarded update (``case_id IS NULL``), so two families reaching
+    for the same slot cannot both get it; the unique index on ``case_id`` keeps
+    one case from holding two.
+    """
+
+    __tablename__ = "assessment_slots"
+    __table_args__ = (
+        UniqueConstraint("assessor_id", "starts_at"),
+        Index("ix_assessment_slots_open", "agency_code", "starts_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    agency_code: Mapped[str] = mapped_column(ForeignKey("agencies.code"))
+    assessor_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    districts: Mapped[list] = mapped_column(JSONType, default=list)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), unique=True)
+    booked_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    booked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    assessor: Mapped[User] = relationship(foreign_keys=[assessor_id])

@@ -20,13 +20,18 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 from . import evaluator
-from .errors import DeploymentError, HandlerFailed
+from .errors import CaseConflict, DeploymentError, HandlerFailed, InvalidInput
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
 
@@ -83,7 +88,9 @@ class RestrictedScriptEngine(PythonScriptEngine):
     """Script engine whose service calls report the handler's own error.
 
     SpiffWorkflow 3.2's ``call_service`` turns any handler exception into a
-    misleading ``NameError``; catching here keeps the real cause.
+    misleading ``NameError``; catching here keeps the real cause. A handler that
+    refuses the user's input (``InvalidInput``, e.g. a slot someone else just
+    booked) or finds the case changed (``CaseConflict``) is reported as such.
     """
 
     def __init__(self, call: Callable[[str, dict, dict], Any] | None = None) -> None:
@@ -97,7 +104,7 @@ class RestrictedScriptEngine(PythonScriptEngine):
     def call_service(self, task, **kwargs):
         try:
             return self.environment.call_service(task.data, **kwargs)
-        except HandlerFailed:
+        except (HandlerFailed, InvalidInput, CaseConflict):
             raise
         except Exception as exc:  # noqa: BLE001 - any handler failure aborts the command
             raise HandlerFailed(
@@ -278,11 +285,15 @@ def ready_user_tasks(workflow: BpmnWorkflow) -> list:
     return [t for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
 
 
+_TIMER_EVENT_TYPES = frozenset(
+    cls.__name__ for cls in (TimeDateEventDefinition, DurationTimerEventDefinition, CycleTimerEventDefinition))
+
+
 def earliest_timer(workflow: BpmnWorkflow) -> datetime | None:
     """The earliest deadline among waiting timer events, as aware UTC."""
     earliest = None
     for event in workflow.waiting_events():
-        if "Timer" not in event.event_type:
+        if event.event_type not in _TIMER_EVENT_TYPES:
             continue
         value = event.value
         if isinstance(value, dict):

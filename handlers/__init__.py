@@ -8,11 +8,13 @@ from engine.workflow import HandlerRegistry
 
 
 def register_all(registry: HandlerRegistry) -> HandlerRegistry:
-    from . import directory, letters, notices, permits
+    from . import care, directory, letters, notices, permits
 
     registry.register("directory.police_for_districts", directory.police_for_districts)
     registry.register("directory.district_social_section", directory.district_social_section)
     registry.register("permit.issue", permits.issue)
     registry.register("letter.issue", letters.issue)
     registry.register("notify.applicant", notices.notify_applicant)
+    registry.register("care.eligibility", care.eligibility)
+    registry.register("care.book_slot", care.book_slot)
     return registry

@@ -9,6 +9,8 @@ OUTCOMES = {
     "not_accepted": _l("不予受理"),
     "withdrawn": _l("已撤回"),
     "completed": _l("已完成"),
+    "ineligible": _l("不符長照資格"),
+    "care_plan": _l("已核定照顧計畫"),
 }
 STATUSES = {"open": _l("處理中"), "closed": _l("已結案"), "cancelled": _l("已撤回")}
 ROLES = {
@@ -20,6 +22,8 @@ ROLES = {
     "case_clerk": _l("承辦人"),
     "district_social_clerk": _l("區公所社會課承辦人"),
     "social_bureau_clerk": _l("社會局承辦人"),
+    "care_clerk": _l("長照管理中心承辦人"),
+    "care_assessor": _l("照管專員"),
     "analyst": _l("業務分析人員"),
     "admin": _l("系統管理員"),
 }
@@ -32,6 +36,8 @@ DECISIONS = {
     "object": _l("有意見"),
     "forward": _l("送複審"),
     "return": _l("退回區公所"),
+    "follow": _l("依資格判定結果辦理"),
+    "override": _l("改判"),
 }
 ACTIONS = {
     "case.start": _l("送出申請"),

@@ -1,6 +1,7 @@
 """Demo data: Tainan's agencies, demo accounts, and the services that ship as diagrams."""
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import select
@@ -8,7 +9,8 @@ from sqlalchemy import select
 from engine import audit
 from engine.cases import CaseEngine
 from engine.db import transaction
-from engine.models import Agency, Service, User
+from engine.calendar import TAIPEI
+from engine.models import Agency, AssessmentSlot, Service, User
 
 from .auth import hash_password, token_hash
 
@@ -65,6 +67,10 @@ DEMO_USERS = [
     ("yk.social", "許社工", "staff", ["district_social_clerk"], "D31-SOC", None, None),
     ("sb.clerk", "郭專員", "staff", ["social_bureau_clerk"], "SB", None, None),
     ("sb.supervisor", "蘇科長", "staff", ["supervisor", "social_bureau_clerk"], "SB", None, None),
+    ("ltc.clerk", "楊照專", "staff", ["care_clerk"], "LTCC", None, None),
+    ("ltc.assessor", "謝照專", "staff", ["care_assessor"], "LTCC", None, None),
+    ("ltc.assessor2", "何照專", "staff", ["care_assessor"], "LTCC", None, None),
+    ("ltc.supervisor", "羅督導", "staff", ["supervisor", "care_clerk"], "LTCC", None, None),
 ]
 
 LOW_INCOME = {
@@ -83,6 +89,27 @@ LOW_INCOME = {
         "holder": "application['applicant']['name']",
         "category": "application['category']",
         "district": "household['district'] if household else application['applicant']['district']",
+    },
+}
+
+LONG_TERM_CARE = {
+    "key": "long_term_care",
+    "case_prefix": "LTC",
+    "name": "長照服務申請",
+    "name_en": "Long-term care services",
+    "category": "長期照顧",
+    "description": "65 歲以上長者、領有身心障礙證明者、55 歲以上原住民族或 50 歲以上失智症者，可線上申請長照服務"
+                   "（居家照顧、日間照顧、家庭托顧、專業服務、交通接送、輔具及居家無障礙、喘息服務）。"
+                   "家屬可經長輩授權代為申請；長期照顧管理中心審查資格後，由家屬線上預約照管專員到府評估時段，"
+                   "評估後核定長照需要等級與照顧計畫。",
+    "owner_agency": "LTCC",
+    "application_form": "ltc_application",
+    "statutory_days": 15,
+    "bpmn": "long_term_care.bpmn",
+    "search_fields": {
+        "holder": "application['recipient']['name']",
+        "district": "application['recipient']['district']",
+        "services": "application['services']",
     },
 }
 
@@ -108,6 +135,7 @@ SERVICES = [
         },
     },
     LOW_INCOME,
+    LONG_TERM_CARE,
 ]
 
 
@@ -123,6 +151,8 @@ def _agencies() -> list[Agency]:
         Agency(code="TB", name="臺南市政府交通局", kind="bureau", parent_code="TCG", districts=[]),
         Agency(code="TNPD", name="臺南市政府警察局", kind="bureau", parent_code="TCG", districts=[]),
         Agency(code="SB", name="臺南市政府社會局", kind="bureau", parent_code="TCG", districts=[]),
+        Agency(code="HB", name="臺南市政府衛生局", kind="bureau", parent_code="TCG", districts=[]),
+        Agency(code="LTCC", name="臺南市長期照顧管理中心", kind="centre", parent_code="HB", districts=[]),
     ]
     rows += [Agency(code=code, name=f"臺南市政府警察局{name}", kind="police", parent_code="TNPD",
                     districts=districts) for code, (name, districts) in POLICE_SUB_BUREAUS.items()]
@@ -169,11 +199,35 @@ def seed_services(s) -> None:
                 setattr(service, k, v)
 
 
+#: Demo assessors' weekly rounds: (weekday, hour, minute) in Taipei time, 90 minutes each.
+ASSESSMENT_ROUNDS = [(d, h, m) for d in range(5) for h, m in ((9, 0), (10, 30), (14, 0), (15, 30))] + [(5, 9, 0)]
+
+
+def seed_slots(s, today: date, weeks: int = 3) -> None:
+    """Home-assessment slots for the demo assessors over the coming weeks (missing ones only)."""
+    assessors = s.scalars(select(User).where(User.agency_code == "LTCC")).all()
+    for assessor in (a for a in assessors if "care_assessor" in (a.roles or [])):
+        have = set(s.scalars(select(AssessmentSlot.starts_at).where(
+            AssessmentSlot.assessor_id == assessor.id)).all())
+        for offset in range(1, weeks * 7 + 1):
+            day = today + timedelta(days=offset)
+            for weekday, hour, minute in ASSESSMENT_ROUNDS:
+                if day.weekday() != weekday:
+                    continue
+                start = datetime.combine(day, time(hour, minute), TAIPEI).astimezone(timezone.utc)
+                if start in have:
+                    continue
+                s.add(AssessmentSlot(agency_code="LTCC", assessor_id=assessor.id, starts_at=start,
+                                     ends_at=start + timedelta(minutes=90), districts=[]))
+
+
 def seed(engine: CaseEngine, bpmn_dir: Path, password: str = DEMO_PASSWORD) -> None:
     """Idempotent: running it twice changes nothing."""
     with transaction(engine.sessions) as s:
         seed_directory(s)
         seed_users(s, password)
+        s.flush()
+        seed_slots(s, engine.clock().astimezone(TAIPEI).date())
         seed_services(s)
         audit.append(s, "system.seed")
     for item in SERVICES:

@@ -23,6 +23,7 @@ from .datasets import (
 SERVICE_RESOURCES: dict[str, tuple[str, ...]] = {
     "large_vehicle_permit": (VEHICLES, COMPANY),
     "low_income": (HOUSEHOLD, WHOLE_HOUSEHOLD, INCOME, PROPERTY, LOW_INCOME, DISABILITY),
+    "long_term_care": (HOUSEHOLD, LOW_INCOME, DISABILITY),
 }
 
 

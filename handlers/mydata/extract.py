@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 
-from .datasets import COMPANY, HOUSEHOLD, VEHICLES, WHOLE_HOUSEHOLD
+from .datasets import COMPANY, DISABILITY, HOUSEHOLD, LOW_INCOME, VEHICLES, WHOLE_HOUSEHOLD
 
 RELATIONS = {"戶長": "本人", "本人": "本人", "配偶": "配偶", "父": "父", "母": "母", "子": "子", "女": "女",
              "兄": "兄弟姊妹", "弟": "兄弟姊妹", "姊": "兄弟姊妹", "妹": "兄弟姊妹", "祖父": "祖父母",
@@ -75,9 +75,30 @@ def company(files: Mapping[str, bytes]) -> dict:
 
 def household(files: Mapping[str, bytes]) -> dict:
     record = next(iter(_records(_json_file(files), "data", "records")), {})
-    return {key: _first(record, key, alt) for key, alt in (
+    found = {key: _first(record, key, alt) for key, alt in (
         ("national_id", "id_no"), ("name", "姓名"), ("birth_date", "birthDate"),
         ("address", "registered_address"), ("district", "區"), ("village", "里"))}
+    found["indigenous"] = bool(record.get("indigenous"))
+    return found
+
+
+WELFARE_TITLES = ("低收入戶", "中低收入戶")
+
+
+def low_income_status(files: Mapping[str, bytes]) -> dict:
+    """The household's 低收／中低收 status; ``一般戶`` when the record says there is none."""
+    record = next(iter(_records(_json_file(files), "data", "records")), {})
+    title = _first(record, "lic_title", "lowtypefam", "title")
+    return {"welfare_status": title if title in WELFARE_TITLES else "一般戶",
+            "valid_until": _first(record, "valid_until", "validDate")}
+
+
+def disability(files: Mapping[str, bytes]) -> dict:
+    record = next(iter(_records(_json_file(files), "data", "records")), {})
+    category = _first(record, "category", "disability_category")
+    return {"certificate": bool(category), "category": category,
+            "level": _first(record, "level", "disability_level"),
+            "valid_until": _first(record, "valid_until", "validDate")}
 
 
 def whole_household(files: Mapping[str, bytes]) -> dict:
@@ -92,6 +113,8 @@ EXTRACTORS: dict[str, Callable[[Mapping[str, bytes]], dict]] = {
     COMPANY: company,
     HOUSEHOLD: household,
     WHOLE_HOUSEHOLD: whole_household,
+    LOW_INCOME: low_income_status,
+    DISABILITY: disability,
 }
 
 
@@ -163,6 +186,32 @@ def prefill_low_income(data: dict, records: Mapping[str, dict]) -> tuple[dict, d
     return data, sources
 
 
+def prefill_long_term_care(data: dict, records: Mapping[str, dict]) -> tuple[dict, dict[str, str]]:
+    """The care recipient from 戶籍, welfare status from 低收 records, the certificate from 身障."""
+    data = json.loads(json.dumps(data))
+    sources: dict[str, str] = {}
+    person = records.get(HOUSEHOLD) or {}
+    recipient = data.setdefault("recipient", {})
+    for form_key, key in (("name", "name"), ("id_no", "national_id"), ("birth_date", "birth_date"),
+                          ("district", "district"), ("address", "address")):
+        if person.get(key):
+            recipient[form_key] = person[key]
+            sources[f"recipient-{form_key}"] = HOUSEHOLD
+    if person:
+        recipient["indigenous"] = bool(person.get("indigenous"))
+        sources["recipient-indigenous"] = HOUSEHOLD
+    welfare = records.get(LOW_INCOME)
+    if welfare and welfare.get("welfare_status"):
+        data["welfare_status"] = welfare["welfare_status"]
+        sources["welfare_status"] = LOW_INCOME
+    certificate = records.get(DISABILITY)
+    if certificate is not None:
+        found = {k: v for k, v in certificate.items() if k in ("certificate", "category", "level") and v is not None}
+        data["disability"] = {**(data.get("disability") or {}), **found}
+        sources.update({f"disability-{k}": DISABILITY for k in found})
+    return data, sources
+
+
 def case_facts(records: Mapping[str, dict]) -> dict:
     """What a case's diagram may rely on from verified records (e.g. the registered district)."""
     return {"household": records.get(HOUSEHOLD) or None}
@@ -171,4 +220,5 @@ def case_facts(records: Mapping[str, dict]) -> dict:
 PREFILL: dict[str, Callable[[dict, Mapping[str, dict]], tuple[dict, dict[str, str]]]] = {
     "large_vehicle_permit": prefill_permit,
     "low_income": prefill_low_income,
+    "long_term_care": prefill_long_term_care,
 }

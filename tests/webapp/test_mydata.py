@@ -321,3 +321,34 @@ def test_each_value_records_where_it_came_from(world):
     assert origin["applicant-email"] == "citizen"  # prefilled from the account, then changed
     assert origin["purpose-project_name"] == "citizen" and origin["vehicles-0-gross_weight"] == "citizen"
     assert origin["attachments-contract"] == "citizen"
+
+
+def test_long_term_care_takes_the_recipient_welfare_and_certificate_from_mydata(world):
+    from tests.webapp.test_long_term_care import application
+
+    http = world.browser("lin")
+    draft_id, _ = world.draft(http, "long_term_care")
+    world.consent(http, draft_id, national_id="R223456785")
+    world.sweep()
+    data, sources = _draft_data(world, draft_id)
+    assert data["recipient"]["birth_date"] == "1948-09-05" and data["recipient"]["district"] == "東區"
+    assert data["welfare_status"] == "低收入戶" and sources["welfare_status"] == "API.AbAYGIjoYw"
+    assert data["disability"]["certificate"] is True and sources["disability-certificate"] == "API.nyhnLM1fve"
+    typed = {k: v for k, v in application().items()
+             if not k.startswith("recipient-") and k != "welfare_status"}
+    page = http.get(f"{world.url}/drafts/{draft_id}").text
+    token = CSRF.search(page).group(1)
+    form = {**typed, "recipient-phone": "0912345678", "disability-certificate": "true",
+            "disability-level": "中度", "welfare_status": "低收入戶", "action": "submit", "csrf_token": token,
+            **{f"recipient-{k}": v for k, v in data["recipient"].items() if isinstance(v, str)}}
+    done = http.post(f"{world.url}/drafts/{draft_id}", data=form)
+    assert "/my/cases/" in done.url, done.text[:800]
+    with world.app.app_context(), reading(services.get().sessions) as s:
+        from engine.models import Case, HumanTask
+
+        case = s.scalar(select(Case).where(Case.service_key == "long_term_care"))
+        triage = s.scalar(select(HumanTask).where(HumanTask.case_id == case.id))
+    assert case.provenance["recipient-birth_date"] == "mydata:API.7QovE2Gev6"
+    assert case.provenance["disability-certificate"] == "mydata:API.nyhnLM1fve"
+    assert "年滿 65 歲（78 歲）" in triage.context["instructions"]
+    assert "領有身心障礙證明" in triage.context["instructions"]

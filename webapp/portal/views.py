@@ -19,7 +19,7 @@ from handlers.mydata import jobs as mydata_jobs
 from handlers.mydata.datasets import RESOURCES
 from reports import casefile, worklists
 
-from .. import select_locale, services, submissions
+from .. import choices, select_locale, services, submissions
 from ..auth import current_actor
 
 bp = Blueprint("portal", __name__)
@@ -58,20 +58,29 @@ def apply(key: str):
     if actor.kind != "citizen":
         abort(403)
     principal_id = request.form.get("principal") or None
-    with transaction(services.get().sessions) as s:
+    svc = services.get()
+    with transaction(svc.sessions) as s:
         if principal_id:
             agents.check_may_act(s, actor, principal_id, key, utcnow().astimezone(TAIPEI).date())
-        prefill = _prefill(principal_id or actor.user_id)
+        service = s.get(Service, key)
+        if service is None:
+            abort(404)
+        prefill = _prefill(principal_id or actor.user_id, svc.forms.get(service.application_form))
         draft = drafts.create(s, actor, key, prefill, principal_id=principal_id)
         draft.sources = provenance.sources_of(prefill, "identity")
         draft.prefilled = provenance.leaf_values(prefill)
     return redirect(url_for("portal.draft", draft_id=draft.id))
 
 
-def _prefill(user_id: str) -> dict:
-    """What the applicant's signed-in identity already tells us."""
+def _prefill(user_id: str, form) -> dict:
+    """What the applicant's signed-in identity already tells us, placed where the form asks for it."""
+    fields = form.schema.get("properties", {})
     with reading(services.get().sessions) as s:
         record = s.get(User, user_id)
+        if "recipient" in fields:
+            person = {"name": record.display_name, "id_no": record.national_id,
+                      "birth_date": record.birth_date, "phone": record.phone}
+            return {"recipient": {k: v for k, v in person.items() if v}}
         applicant = {"name": record.display_name, "email": record.email, "phone": record.phone}
         if record.company_id:
             applicant.update(kind="company", id_no=record.company_id)
@@ -205,10 +214,10 @@ def applicant_task(task_id: str):
         if task is None or task.role != "applicant":
             abort(404)
         record = svc.engine.visible_case(s, actor, task.case_id)
-        data = svc.engine.task_data(s, record).get("application", {})
-    form = svc.forms.get(task.form_key)
+        data = svc.engine.task_data(s, record).get("application", {}) if task.context.get("pauses_clock") else {}
+        form = choices.resolve(svc.forms.get(task.form_key), s, record, utcnow())
     if task.status != "open":
-        flash(_("此補正已完成。"), "info")
+        flash(_("此項目已完成。"), "info")
         return redirect(url_for("portal.case", case_id=record.id))
     errors = {}
     if request.method == "POST":
@@ -219,11 +228,15 @@ def applicant_task(task_id: str):
                                      locale=select_locale())
         except InvalidInput as exc:
             errors, data = exc.errors, submitted
+            if choices.refresh_needed(form, exc.errors):
+                with reading(svc.sessions) as s:
+                    form = choices.resolve(svc.forms.get(task.form_key), s, record, utcnow())
         else:
-            flash(_("補正資料已送出，案件已送回承辦單位。"), "success")
+            flash(_("補正資料已送出，案件已送回承辦單位。") if task.context.get("pauses_clock")
+                  else _("已送出。"), "success")
             return redirect(url_for("portal.case", case_id=record.id))
-    return render_template("portal/correction.html", task=task, case=record, form=form,
-                           data=data, errors=errors), (422 if errors else 200)
+    return render_template("portal/applicant_task.html", task=task, case=record, form=form, data=data,
+                           errors=errors, no_choices=choices.empty(form)), (422 if errors else 200)
 
 
 @bp.post("/my/cases/<case_id>/renew")
