@@ -112,3 +112,115 @@ def test_district_clerks_see_only_their_districts_cases(app, login):
     assert other_district.api("POST", f"/api/v1/tasks/{task}/claim", json={}).status_code == 404
     assert login("east.social").get(f"/work/tasks/{task}").status_code == 200
     assert login("police.yk").api("GET", f"/api/v1/cases/{case_id}").status_code == 404
+
+
+# -- every demo role against a case of each service ---------------------------------------------
+
+def _every_user() -> dict[str, set[str]]:
+    """Every demo account and its roles, and a citizen with no case at all."""
+    from webapp.seed import DEMO_USERS
+
+    return {row[0]: set(row[3]) for row in DEMO_USERS} | {"stranger": set()}
+
+
+def _case_scoped(case_id: str, staff_task: str, applicant_task: str | None, doc: str | None,
+                 permit_number: str | None) -> list[tuple[str, str]]:
+    urls = [("GET", f"/my/cases/{case_id}"), ("POST", f"/my/cases/{case_id}/renew"),
+            ("GET", f"/work/tasks/{staff_task}"), ("POST", f"/work/tasks/{staff_task}"),
+            ("POST", f"/work/tasks/{staff_task}/claim"), ("POST", f"/work/tasks/{staff_task}/release"),
+            ("POST", f"/supervise/tasks/{staff_task}/reassign"),
+            ("GET", f"/api/v1/cases/{case_id}"), ("POST", f"/api/v1/tasks/{staff_task}/claim"),
+            ("POST", f"/api/v1/tasks/{staff_task}/complete")]
+    if applicant_task:
+        urls += [("GET", f"/my/tasks/{applicant_task}"), ("POST", f"/my/tasks/{applicant_task}"),
+                 ("POST", f"/api/v1/tasks/{applicant_task}/complete")]
+    if doc:
+        urls.append(("GET", f"/documents/{doc}"))
+    if permit_number:
+        urls.append(("GET", f"/permits/{permit_number}.pdf"))
+    return urls
+
+
+def _open_task(app, case_id: str, **where) -> str | None:
+    with app.app_context(), reading(services.get().sessions) as s:
+        query = select(HumanTask.id).where(HumanTask.case_id == case_id)
+        for column, value in where.items():
+            query = query.where(getattr(HumanTask, column) == value)
+        return s.scalar(query.order_by(HumanTask.created_at.desc()).limit(1))
+
+
+def _permit_scene(app, login) -> dict:
+    from engine.models import Permit
+
+    company = login("company")
+    case_id, number = submit_application(company)
+    work(login("tb.clerk"), number, decision="cosign")
+    issued_id, issued = submit_application(company)
+    work(login("tb.clerk"), issued, decision="cosign")
+    work(login("police.yk"), issued, opinion="agree")
+    work(login("police.sh"), issued, opinion="agree")
+    work(login("tb.clerk"), issued, decision="approve")
+    with app.app_context(), reading(services.get().sessions) as s:
+        doc = s.scalar(select(Document.id).where(Document.case_id == case_id))
+        permit = s.scalar(select(Permit.number).where(Permit.case_id == issued_id))
+    return {"cases": [case_id, issued_id], "staff_task": _open_task(app, case_id, agency_code="TNPD-YK"),
+            "applicant_task": None, "doc": doc, "permit": permit,
+            "insiders": {"company", "tb.clerk", "tb.clerk2", "tb.supervisor", "tb.counter", "police.yk",
+                         "police.sh", "admin"}}
+
+
+def _low_income_scene(app, login) -> dict:
+    from .test_low_income import apply
+
+    lin = login("lin")
+    case_id, _number = apply(lin)  # registered in 東區: at the 東區 office's social section
+    corrected_id, corrected = apply(lin)
+    work(login("east.social"), corrected, decision="correction", correction_note="請補附存摺影本")
+    return {"cases": [case_id, corrected_id], "staff_task": _open_task(app, case_id, status="open"),
+            "applicant_task": _open_task(app, corrected_id, status="open"), "doc": None, "permit": None,
+            "insiders": {"lin", "east.social", "east.chief", "sb.clerk", "sb.supervisor", "admin"}}
+
+
+def _care_scene(app, login) -> dict:
+    from .test_long_term_care import apply
+
+    lin = login("lin")
+    case_id, number = apply(lin)
+    work(login("ltc.clerk"), number, decision="follow")  # now waiting for the family to book
+    return {"cases": [case_id], "staff_task": _open_task(app, case_id, role="care_clerk"),
+            "applicant_task": _open_task(app, case_id, status="open"), "doc": None, "permit": None,
+            "insiders": {"lin", "ltc.clerk", "ltc.assessor", "ltc.assessor2", "ltc.supervisor", "admin"}}
+
+
+SCENES = {"large_vehicle_permit": _permit_scene, "low_income": _low_income_scene,
+          "long_term_care": _care_scene}
+
+
+@pytest.mark.parametrize("service", sorted(SCENES))
+def test_every_role_against_every_case_scoped_page_of_each_service(app, login, scene, service):
+    """Everyone not on the case gets 404 on every page and endpoint (citizens: 403 at the workbench)."""
+    world = SCENES[service](app, login)
+    citizens = {"citizen", "lin", "company", "stranger"}
+    for username, roles in _every_user().items():
+        client = login(username)
+        for case_id in world["cases"]:
+            insider = username in world["insiders"]
+            seen = client.api("GET", f"/api/v1/cases/{case_id}").status_code
+            assert seen == (200 if insider else 404), (service, username, seen)
+            if insider:
+                continue
+            for method, url in _case_scoped(case_id, world["staff_task"], world["applicant_task"],
+                                            world["doc"], world["permit"]):
+                if method == "GET":
+                    response = client.get(url)
+                elif url.startswith("/api/"):
+                    response = client.api("POST", url, json={"data": {}} if url.endswith("/complete") else {})
+                else:
+                    response = client.post(url, {"decision": "follow", "assignee": "x"})
+                expected = {404}
+                if username in citizens and url.startswith(("/work/", "/supervise/")):
+                    expected = {403}  # turned away from staff pages before any lookup
+                elif url.startswith("/supervise/") and not roles & {"supervisor", "admin"}:
+                    expected = {403}  # only supervisors reach the page at all
+                assert response.status_code in expected, (service, username, method, url,
+                                                          response.status_code)
