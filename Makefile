@@ -6,7 +6,7 @@ SYSTEM_PACKAGES := fonts-noto-cjk chromium libpango-1.0-0 libpangoft2-1.0-0 libh
 VENDOR := webapp/static/vendor
 PORT ?= 5000
 
-.PHONY: install system-deps run test bench clean translations
+.PHONY: install system-deps run test bench clean translations messages
 
 install: system-deps .venv/.installed $(VENDOR)/.installed translations
 
@@ -38,6 +38,11 @@ $(VENDOR)/.installed: package.json package-lock.json
 
 translations: .venv/.installed
 	@.venv/bin/pybabel -q compile -d webapp/translations
+
+# After changing user-facing text: refresh the catalogue, translate the new entries, commit the .po.
+messages: .venv/.installed
+	.venv/bin/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o webapp/translations/messages.pot .
+	.venv/bin/pybabel update -i webapp/translations/messages.pot -d webapp/translations --no-fuzzy-matching --ignore-obsolete
 
 run: install
 	@mkdir -p instance

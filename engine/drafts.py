@@ -34,6 +34,14 @@ def get(s: Session, actor: Actor, draft_id: str) -> Draft:
     return draft
 
 
+def for_principal(s: Session, actor: Actor, draft_id: str) -> Draft:
+    """A draft an agent is filling in ``actor``'s name (the principal may consent to MyData for it)."""
+    draft = s.get(Draft, draft_id)
+    if draft is None or draft.principal_id != actor.user_id:
+        raise NotFound("no such draft")
+    return draft
+
+
 def mine(s: Session, actor: Actor) -> list[Draft]:
     return list(s.scalars(select(Draft).where(Draft.user_id == actor.user_id)
                           .order_by(Draft.updated_at.desc())))

@@ -352,3 +352,59 @@ def test_long_term_care_takes_the_recipient_welfare_and_certificate_from_mydata(
     assert case.provenance["disability-certificate"] == "mydata:API.nyhnLM1fve"
     assert "年滿 65 歲（78 歲）" in triage.context["instructions"]
     assert "領有身心障礙證明" in triage.context["instructions"]
+
+
+def _authorise_in_browser(world, principal: requests.Session, agent: requests.Session, service: str) -> str:
+    from datetime import date
+
+    until = (date.today() + timedelta(days=60)).isoformat()
+    token = CSRF.search(principal.get(f"{world.url}/my/agents").text).group(1)
+    created = principal.post(f"{world.url}/my/agents", data={"agent_national_id": "A123456789",
+                                                             "agent_birth_date": "1985-06-12", "services": service,
+                                                             "valid_until": until, "csrf_token": token})
+    serial = re.search(r"代辦序號 ([A-Z0-9]{8})", created.text).group(1)
+    token = CSRF.search(agent.get(f"{world.url}/my/agents").text).group(1)
+    agent.post(f"{world.url}/my/agents/preview", data={"serial": serial, "csrf_token": token})
+    agent.post(f"{world.url}/my/agents/accept", data={"serial": serial, "csrf_token": token})
+    page = agent.get(f"{world.url}/services/{service}").text
+    return re.search(r'name="principal" value="([0-9a-f]{32})"', page).group(1)
+
+
+def test_an_agents_application_gets_mydata_when_the_principal_consents(world):
+    lin, wang = world.browser("lin"), world.browser("citizen")
+    principal = _authorise_in_browser(world, lin, wang, "long_term_care")
+    token = CSRF.search(wang.get(f"{world.url}/services/long_term_care").text).group(1)
+    draft = wang.post(f"{world.url}/services/long_term_care/apply", data={"csrf_token": token,
+                                                                          "principal": principal})
+    draft_id = draft.url.rsplit("/", 1)[1]
+    assert "請本人同意以 MyData 帶入資料" in draft.text and 'id="mydata-start"' not in draft.text
+
+    token = CSRF.search(draft.text).group(1)  # the agent cannot hand over their own records instead
+    assert wang.post(f"{world.url}/mydata/start/{draft_id}", data={"csrf_token": token},
+                     allow_redirects=False).status_code == 404
+    asked = wang.post(f"{world.url}/mydata/ask/{draft_id}", data={"csrf_token": token})
+    assert "已通知 林○麗" in asked.text
+
+    notices = lin.get(f"{world.url}/my/cases").text
+    assert "王○明 代您申請「長照服務申請」" in notices
+    link = re.search(r'href="(/mydata/consent/[0-9a-f]{32})"', notices).group(1)
+    page = lin.get(f"{world.url}{link}")
+    assert "個人戶籍資料" in page.text and "王○明" in page.text
+    assert wang.get(f"{world.url}{link}").status_code == 404  # only the principal consents
+    token = CSRF.search(page.text).group(1)
+    login_page = lin.post(f"{world.url}/mydata/start/{draft_id}", data={"csrf_token": token})
+    action = re.search(r'action="([^"]+/login)"', login_page.text).group(1)
+    consent_page = lin.post(f"{world.sandbox_url}{action}", data={"national_id": "R223456785"})
+    action = re.search(r'action="([^"]+/consent)"', consent_page.text).group(1)
+    back = lin.post(f"{world.sandbox_url}{action}", data={"decision": "agree"})
+    assert back.ok
+    world.sweep()
+    done = lin.get(f"{world.url}/mydata/transfers/{world.transfer().tx_id}")
+    assert done.url.endswith("/my/cases") and "代辦人的申請表已帶入" in done.text
+
+    data, sources = _draft_data(world, draft_id)
+    assert data["recipient"]["birth_date"] == "1948-09-05" and sources["recipient-birth_date"] == "API.7QovE2Gev6"
+    assert "以下欄位由 MyData 帶入" in wang.get(f"{world.url}/drafts/{draft_id}").text
+    with world.app.app_context(), reading(services.get().sessions) as s:
+        tx = world.transfer()
+        assert tx.user_id == tx.subject_id == principal and tx.draft_id == draft_id

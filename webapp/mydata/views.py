@@ -10,9 +10,10 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
-from engine import audit, drafts
+from engine import agents, audit, drafts
 from engine.db import reading, transaction, utcnow
-from engine.models import MyDataRecord, MyDataTransaction, Service, User
+from engine.masking import mask_name
+from engine.models import Draft, MyDataRecord, MyDataTransaction, Service, User
 from handlers.mydata import client
 from handlers.mydata.datasets import RESOURCES
 
@@ -53,12 +54,17 @@ def messages() -> dict[str, tuple[str, str]]:
 @bp.post("/start/<draft_id>")
 @login_required
 def start(draft_id: str):
+    """Off to MyData, for the data subject only: the applicant, or the principal of an agent's draft."""
     cfg = _config()
     actor = current_actor()
     svc = services.get()
     with transaction(svc.sessions) as s:
-        draft = drafts.get(s, actor, draft_id)
-        if request.form:
+        draft = s.get(Draft, draft_id)
+        if draft is None or actor.user_id not in (draft.user_id, draft.principal_id):
+            abort(404)
+        if draft.principal_id and draft.principal_id != actor.user_id:
+            abort(404)  # an agent cannot hand over their own records as the principal's
+        if request.form and draft.user_id == actor.user_id:
             form = svc.forms.get(s.get(Service, draft.service_key).application_form)
             typed, uploads = submissions.read(form)
             drafts.save(s, actor, draft_id, typed, form, uploads)
@@ -73,9 +79,50 @@ def start(draft_id: str):
                                 resources=list(resources), status="redirected", created_at=now,
                                 expires_at=now + cfg.download_window))
         audit.append(s, "mydata.request", actor_id=user.id, ip=actor.ip, purpose=draft.service_key,
-                     detail={"tx_id": tx_id, "datasets": list(resources)})
+                     detail={"tx_id": tx_id, "datasets": list(resources),
+                             **({"for_agent": draft.user_id} if draft.principal_id else {})})
         url = client.authorization_url(cfg, tx_id, resources, user.national_id, draft.id)
     return redirect(url)
+
+
+@bp.post("/ask/<draft_id>")
+@login_required
+def ask(draft_id: str):
+    """An agent asks the principal to consent to MyData for the application they are filling in."""
+    cfg = _config()
+    actor = current_actor()
+    with transaction(services.get().sessions) as s:
+        draft = drafts.get(s, actor, draft_id)
+        principal = s.get(User, draft.principal_id) if draft.principal_id else None
+        resources = cfg.resources.get(draft.service_key)
+        if principal is None or not principal.national_id or not resources:
+            abort(404)
+        service = s.get(Service, draft.service_key)
+        agent = s.get(User, actor.user_id)
+        agents.notify(s, principal.id, _("%(agent)s 代您申請「%(service)s」，請同意以 MyData 提供：%(names)s",
+                                         agent=mask_name(agent.display_name), service=service.name,
+                                         names="、".join(RESOURCES.get(r, r) for r in resources)),
+                      url_for("mydata.consent", draft_id=draft.id))
+        audit.append(s, "mydata.ask", actor_id=actor.user_id, on_behalf_of=principal.id, ip=actor.ip,
+                     purpose=draft.service_key, detail={"draft_id": draft.id})
+        name = mask_name(principal.display_name)
+    flash(_("已通知 %(name)s 登入後同意以 MyData 提供資料；同意後資料會自動帶入這份申請。", name=name), "success")
+    return redirect(url_for("portal.draft", draft_id=draft_id))
+
+
+@bp.get("/consent/<draft_id>")
+@login_required
+def consent(draft_id: str):
+    """What the principal is asked to consent to, and by whom, before going to MyData."""
+    cfg = _config()
+    actor = current_actor()
+    with reading(services.get().sessions) as s:
+        draft = drafts.for_principal(s, actor, draft_id)
+        service = s.get(Service, draft.service_key)
+        agent = mask_name(s.get(User, draft.user_id).display_name)
+    names = [RESOURCES.get(r, r) for r in cfg.resources.get(draft.service_key, ())]
+    return render_template("mydata/consent.html", draft_id=draft_id, service=service, agent=agent,
+                           names=names)
 
 
 @bp.post("/sp-api")
@@ -128,13 +175,21 @@ def back():
             tx.next_attempt_at = utcnow() if tx.permission_ticket else utcnow() + timedelta(seconds=5)
         elif visit.code != 200 and tx.status == "redirected":
             tx.status = visit.meaning
-        draft_id = tx.draft_id
         tx_id = tx.tx_id
+        after = _after(s, tx, actor.user_id)
     if visit.code == 200:
         return redirect(url_for("mydata.transfer", tx_id=tx_id))
     message, step = messages().get(visit.meaning, messages()["unknown"])
     flash(f"{message}{step}", "warning")
-    return redirect(url_for("portal.draft", draft_id=draft_id))
+    return redirect(after)
+
+
+def _after(s, tx: MyDataTransaction, user_id: str) -> str:
+    """Back to the application, or, for a principal who consented for an agent's draft, to their cases."""
+    draft = s.get(Draft, tx.draft_id) if tx.draft_id else None
+    if draft is not None and draft.user_id != user_id:
+        return url_for("portal.my_cases")
+    return url_for("portal.draft", draft_id=tx.draft_id)
 
 
 @bp.get("/transfers/<tx_id>")
@@ -146,6 +201,11 @@ def transfer(tx_id: str):
         if tx is None or tx.user_id != actor.user_id:
             abort(404)
         records = list(s.scalars(select(MyDataRecord).where(MyDataRecord.tx_id == tx_id)))
+        after = _after(s, tx, actor.user_id)
+    for_agent = not after.endswith(f"/drafts/{tx.draft_id}")
+    if tx.status == "extracted" and for_agent:
+        flash(_("已同意並提供資料，代辦人的申請表已帶入，原始資料已刪除。"), "success")
+        return redirect(after)
     if tx.status == "extracted":
         refused = [r for r in records if not r.verified]
         names = "、".join(RESOURCES.get(r.resource_id, r.resource_id) for r in records if r.verified)
@@ -158,6 +218,6 @@ def transfer(tx_id: str):
     if tx.status in ("failed", "expired"):
         message, step = messages()[tx.status]
         flash(f"{message}{step}", "warning")
-        return redirect(url_for("portal.draft", draft_id=tx.draft_id))
-    return render_template("mydata/waiting.html", tx=tx), 200, {"Refresh": "2"}
+        return redirect(after)
+    return render_template("mydata/waiting.html", tx=tx, after=after), 200, {"Refresh": "2"}
 

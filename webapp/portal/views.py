@@ -106,6 +106,7 @@ def draft(draft_id: str):
     form = svc.forms.get(service.application_form)
     page = {"service": service, "form": form, "draft_id": draft_id,
             "mydata": _mydata_offer(service.key, has_id),
+            "mydata_by_principal": _mydata_offer(service.key, bool(principal and principal.national_id)),
             "sources": _sources(form, record.sources or {}),
             "principal": mask_name(principal.display_name) if principal else None}
     if request.method == "GET":
