@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from engine.calendar import TAIPEI
 from engine.cases import HandlerContext
 from engine.errors import InvalidInput
-from engine.models import AssessmentSlot, User
+from engine.models import AssessmentSlot, Case, User
 
 CARE_CENTRE = "LTCC"
 #: How long before the visit the family is reminded; for a visit booked later than that, the short lead.
@@ -114,8 +114,13 @@ def slot_choices(s: Session, now: datetime, district: str | None) -> list[tuple[
     return choices
 
 
-SLOT_TAKEN = "此時段剛被其他民眾預約，請選擇其他時段。"
-SLOT_UNAVAILABLE = "此時段已無法預約，請選擇其他時段。"
+def N_(message: str) -> str:
+    """Marks a message for the translation catalogue; the web layer translates it when shown."""
+    return message
+
+
+SLOT_TAKEN = N_("此時段剛被其他民眾預約，請選擇其他時段。")
+SLOT_UNAVAILABLE = N_("此時段已無法預約，請選擇其他時段。")
 
 
 def book_slot(ctx: HandlerContext, slot_id: str) -> dict:
@@ -156,3 +161,98 @@ def booking_of(slot: AssessmentSlot, s: Session, now: datetime) -> dict:
         "label": slot_label(slot.starts_at, slot.ends_at),
         "remind_at": remind_at(slot.starts_at, now).isoformat(),
     }
+
+
+# -- publishing slots (the centre's schedule page) ------------------------------------------------
+
+SLOT_MINUTES = (30, 240)
+MAX_WEEKS = 12
+
+
+def assessors(s: Session) -> list[User]:
+    return [u for u in s.scalars(select(User).where(User.agency_code == CARE_CENTRE, User.active.is_(True))
+                                 .order_by(User.display_name))
+            if "care_assessor" in (u.roles or [])]
+
+
+def publish_slots(s: Session, fields: dict[str, str], now: datetime) -> list[AssessmentSlot]:
+    """New slots from the schedule form: one a week for ``weeks`` weeks; field errors in zh-TW.
+
+    Refused when any of them would overlap a slot the assessor already has, so
+    nothing half-published is left behind.
+    """
+    errors: dict[str, list[str]] = {}
+    assessor = next((a for a in assessors(s) if a.id == fields.get("assessor")), None)
+    if assessor is None:
+        errors["assessor"] = [N_("請選擇照管專員")]
+    try:
+        day = date.fromisoformat(fields.get("date", ""))
+    except ValueError:
+        day = None
+        errors["date"] = [N_("請輸入日期，例如 2026-12-01")]
+    try:
+        hour, minute = (int(p) for p in fields.get("start", "").split(":"))
+        start_time = datetime(2000, 1, 1, hour, minute).time()
+    except ValueError:
+        start_time = None
+        errors["start"] = [N_("請輸入開始時間，例如 09:00")]
+    minutes = _whole(fields.get("minutes"), *SLOT_MINUTES, "minutes", errors, N_("每個時段 30 至 240 分鐘"))
+    weeks = _whole(fields.get("weeks") or "1", 1, MAX_WEEKS, "weeks", errors, N_("重複 1 至 12 週"))
+    if errors:
+        raise InvalidInput("bad slots", errors)
+    first = datetime.combine(day, start_time, TAIPEI)
+    if first <= now:
+        raise InvalidInput("bad slots", {"date": [N_("開始時間已過，請選擇未來的時段")]})
+    planned = [(first + timedelta(weeks=i), first + timedelta(weeks=i, minutes=minutes)) for i in range(weeks)]
+    clash = _overlap(s, assessor.id, planned)
+    if clash:
+        raise InvalidInput("overlap", {"start": [N_("與該照管專員既有的時段重疊"), clash]})
+    slots = [AssessmentSlot(agency_code=CARE_CENTRE, assessor_id=assessor.id, starts_at=a, ends_at=b,
+                            districts=[]) for a, b in planned]
+    s.add_all(slots)
+    s.flush()
+    return slots
+
+
+def _whole(raw: str | None, low: int, high: int, name: str, errors: dict, message: str) -> int:
+    try:
+        value = int(raw or "")
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        errors[name] = [message]
+        return low
+    return value
+
+
+def _overlap(s: Session, assessor_id: str, planned: list[tuple[datetime, datetime]]) -> str | None:
+    first, last = planned[0][0], planned[-1][1]
+    existing = s.scalars(select(AssessmentSlot).where(
+        AssessmentSlot.assessor_id == assessor_id, AssessmentSlot.starts_at < last,
+        AssessmentSlot.ends_at > first)).all()
+    for slot in existing:
+        if any(slot.starts_at < b and slot.ends_at > a for a, b in planned):
+            return slot_label(slot.starts_at, slot.ends_at)
+    return None
+
+
+def withdraw_slot(s: Session, slot_id: str) -> AssessmentSlot:
+    """Take back a slot nobody booked; a booked one stays (the family was told)."""
+    slot = s.get(AssessmentSlot, slot_id)
+    if slot is None:
+        raise InvalidInput("no slot", {"slot": [N_("找不到此時段")]})
+    gone = s.execute(delete(AssessmentSlot).where(AssessmentSlot.id == slot_id,
+                                                  AssessmentSlot.case_id.is_(None)))
+    if gone.rowcount != 1:
+        raise InvalidInput("booked", {"slot": [N_("此時段已有民眾預約，無法撤下；請先與家屬改約")]})
+    return slot
+
+
+def schedule(s: Session, now: datetime, days: int = 21) -> list[tuple[AssessmentSlot, str | None]]:
+    """The coming weeks' slots with the number of the case that booked each, soonest first."""
+    rows = s.execute(
+        select(AssessmentSlot, Case.number).outerjoin(Case, Case.id == AssessmentSlot.case_id)
+        .where(AssessmentSlot.agency_code == CARE_CENTRE, AssessmentSlot.ends_at > now,
+               AssessmentSlot.starts_at < now + timedelta(days=days))
+        .order_by(AssessmentSlot.starts_at, AssessmentSlot.assessor_id)).all()
+    return [(slot, number) for slot, number in rows]

@@ -1,6 +1,7 @@
 """Display labels for codes the engine stores, in the request's language."""
 from __future__ import annotations
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 OUTCOMES = {
@@ -61,3 +62,8 @@ def label(table: dict, code: str | None) -> str:
     if code is None:
         return ""
     return str(table.get(code, code))
+
+
+def messages(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Field errors raised below the web layer (marked ``N_`` there), in the request's language."""
+    return {name: [gettext(m) for m in found] for name, found in errors.items()}

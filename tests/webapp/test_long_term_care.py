@@ -303,3 +303,72 @@ def test_concurrent_bookings_of_one_slot_on_postgresql(postgres_url, tmp_path):
             for case_id, task_id in bookings:
                 assert s.get(HumanTask, task_id).status == ("completed" if case_id == winner else "open")
         svc.db.dispose()
+
+
+def test_the_centre_publishes_slots_and_cannot_double_up_an_assessor(app, login):
+    supervisor = login("ltc.supervisor")
+    page = supervisor.get("/care/slots").get_data(as_text=True)
+    assessor = re.search(r'<option value="([0-9a-f]{32})"[^>]*>謝照專</option>', page).group(1)
+    day = (date.today() + timedelta(days=30)).isoformat()
+    form = {"assessor": assessor, "date": day, "start": "13:00", "minutes": "60", "weeks": "2"}
+    assert supervisor.post("/care/slots", form).status_code == 302
+    with app.app_context(), reading(services.get().sessions) as s:
+        added = s.scalars(select(AssessmentSlot).where(AssessmentSlot.assessor_id == assessor)
+                          .order_by(AssessmentSlot.starts_at.desc()).limit(2)).all()
+    assert added[0].starts_at - added[1].starts_at == timedelta(weeks=1)  # weekly, as asked
+
+    clash = supervisor.post("/care/slots", {**form, "start": "13:30", "weeks": "1"})
+    assert clash.status_code == 422 and "既有的時段重疊" in text_of(clash)
+    bad = supervisor.post("/care/slots", {"assessor": "", "date": "明天", "start": "25:99", "minutes": "5"})
+    assert bad.status_code == 422
+    for message in ("請選擇照管專員", "請輸入日期", "請輸入開始時間", "每個時段 30 至 240 分鐘"):
+        assert message in text_of(bad)
+    supervisor.get("/lang/en")
+    english = supervisor.post("/care/slots", {**form, "assessor": ""})
+    assert "Choose a care manager" in text_of(english) and "請選擇照管專員" not in text_of(english)
+    supervisor.get("/lang/zh_TW")
+    past = supervisor.post("/care/slots", {**form, "date": "2020-01-01"})
+    assert past.status_code == 422 and "開始時間已過" in text_of(past)
+    with app.app_context(), reading(services.get().sessions) as s:
+        assert s.scalar(select(func.count()).select_from(AssessmentSlot).where(
+            AssessmentSlot.assessor_id == assessor, AssessmentSlot.starts_at >= added[-1].starts_at)) == 2
+
+    assert supervisor.post(f"/care/slots/{added[0].id}/withdraw").status_code == 302
+    with app.app_context(), reading(services.get().sessions) as s:
+        assert s.get(AssessmentSlot, added[0].id) is None
+    for outsider in ("tb.clerk", "citizen", "sb.supervisor"):
+        assert login(outsider).get("/care/slots").status_code == 403
+
+
+def test_a_booked_slot_cannot_be_withdrawn(app, login):
+    lin = login("lin")
+    _case_id, number = apply(lin)
+    work(login("ltc.clerk"), number, decision="follow")
+    task_id, slots = booking_task(lin)
+    book(lin, task_id, slots[0])
+    clerk = login("ltc.clerk")
+    refused = clerk.post(f"/care/slots/{slots[0]}/withdraw")
+    assert "此時段已有民眾預約" in text_of(clerk.get(refused.location))
+    assert number in text_of(clerk.get("/care/slots"))  # the schedule shows who booked it
+    with app.app_context(), reading(services.get().sessions) as s:
+        assert s.get(AssessmentSlot, slots[0]) is not None
+
+
+def test_a_correction_reruns_the_rules_on_the_corrected_data(app, login):
+    wang = login("citizen")
+    case_id, number = apply(wang, **{"recipient-name": "王小明", "recipient-id_no": "A123456789",
+                                     "recipient-birth_date": "1985-06-12"})
+    clerk = login("ltc.clerk")
+    work(clerk, number, decision="correction", correction_note="請確認是否領有身心障礙證明")
+    page = wang.get("/my/cases").get_data(as_text=True)
+    task_id = re.search(r'href="/my/tasks/([0-9a-f-]+)"', page).group(1)
+    form = text_of(wang.get(f"/my/tasks/{task_id}"))
+    assert "請確認是否領有身心障礙證明" in form
+    revision = re.search(r'name="revision" value="(\d+)"', wang.get(f"/my/tasks/{task_id}").get_data(as_text=True)).group(1)
+    fixed = {**application(**{"recipient-name": "王小明", "recipient-id_no": "A123456789",
+                              "recipient-birth_date": "1985-06-12", "disability-certificate": "true",
+                              "disability-level": "重度"}), "revision": revision}
+    assert wang.post(f"/my/tasks/{task_id}", data=fixed, content_type="multipart/form-data").status_code == 302
+    again = inbox_task(clerk, number)
+    assert "符合長照服務資格：領有身心障礙證明" in text_of(clerk.get(f"/work/tasks/{again}"))
+    assert case_of(app, case_id).status == "open"

@@ -19,7 +19,7 @@ from handlers.mydata import jobs as mydata_jobs
 from handlers.mydata.datasets import RESOURCES
 from reports import casefile, worklists
 
-from .. import choices, select_locale, services, submissions
+from .. import choices, labels, select_locale, services, submissions
 from ..auth import current_actor
 
 bp = Blueprint("portal", __name__)
@@ -228,7 +228,7 @@ def applicant_task(task_id: str):
                                      expected_revision=request.form.get("revision", type=int),
                                      locale=select_locale())
         except InvalidInput as exc:
-            errors, data = exc.errors, submitted
+            errors, data = labels.messages(exc.errors), submitted
             if choices.refresh_needed(form, exc.errors):
                 with reading(svc.sessions) as s:
                     form = choices.resolve(svc.forms.get(task.form_key), s, record, utcnow())
