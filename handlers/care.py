@@ -103,10 +103,23 @@ def open_slots(s: Session, now: datetime, district: str | None = None, limit: in
     return rows[:limit]
 
 
-def slot_choices(s: Session, now: datetime, district: str | None) -> list[tuple[str, str, str]]:
-    """(slot id, zh-TW label, English label) for the booking form."""
+def preferred(starts_at: datetime, visit_times: list[str]) -> bool:
+    """Whether a slot falls in one of the times the family said suit them (平日上午, 平日下午, 週六上午)."""
+    local = starts_at.astimezone(TAIPEI)
+    weekday, morning = local.weekday() < 5, local.hour < 12
+    return (("平日上午" in visit_times and weekday and morning)
+            or ("平日下午" in visit_times and weekday and not morning)
+            or ("週六上午" in visit_times and local.weekday() == 5 and morning))
+
+
+def slot_choices(s: Session, now: datetime, district: str | None,
+                 visit_times: list[str] | None = None) -> list[tuple[str, str, str]]:
+    """(slot id, zh-TW label, English label) for the booking form; the family's preferred times first."""
+    slots = open_slots(s, now, district)
+    if visit_times:
+        slots.sort(key=lambda slot: (not preferred(slot.starts_at, visit_times), slot.starts_at))
     choices = []
-    for slot in open_slots(s, now, district):
+    for slot in slots:
         start = slot.starts_at.astimezone(TAIPEI)
         label = f"{slot_label(slot.starts_at, slot.ends_at)} · 照管專員 {slot.assessor.display_name}"
         label_en = f"{start:%a %d %b %H:%M}–{slot.ends_at.astimezone(TAIPEI):%H:%M} · {slot.assessor.display_name}"

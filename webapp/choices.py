@@ -13,7 +13,8 @@ from handlers import care
 Provider = Callable[[Session, Case, datetime], list[tuple[str, str, str]]]
 
 PROVIDERS: dict[str, Provider] = {
-    "assessment_slots": lambda s, case, now: care.slot_choices(s, now, (case.fields or {}).get("district")),
+    "assessment_slots": lambda s, case, now: care.slot_choices(
+        s, now, (case.fields or {}).get("district"), (case.fields or {}).get("visit_times")),
 }
 
 

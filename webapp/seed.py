@@ -110,6 +110,7 @@ LONG_TERM_CARE = {
         "holder": "application['recipient']['name']",
         "district": "application['recipient']['district']",
         "services": "application['services']",
+        "visit_times": "application['visit_times']",
     },
 }
 

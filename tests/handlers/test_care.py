@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from handlers.care import assess, remind_at
+from handlers.care import assess, preferred, remind_at
 
 TODAY = date(2026, 11, 27)
 
@@ -44,3 +44,13 @@ def test_reminder_the_day_before_or_two_hours_before_a_visit_booked_late():
     assert remind_at(far, now) == far - timedelta(days=1)
     near = now + timedelta(hours=10)
     assert remind_at(near, now) == near - timedelta(hours=2)
+
+
+def test_preferred_visit_times():
+    taipei = timezone(timedelta(hours=8))
+    monday_morning = datetime(2026, 11, 30, 9, 0, tzinfo=taipei)
+    monday_afternoon = datetime(2026, 11, 30, 14, 0, tzinfo=taipei)
+    saturday_morning = datetime(2026, 11, 28, 9, 0, tzinfo=taipei)
+    assert preferred(monday_morning, ["平日上午"]) and not preferred(monday_afternoon, ["平日上午"])
+    assert preferred(monday_afternoon, ["平日下午"]) and not preferred(saturday_morning, ["平日上午"])
+    assert preferred(saturday_morning, ["週六上午"])

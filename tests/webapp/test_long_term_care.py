@@ -106,6 +106,11 @@ def test_family_applies_as_agent_books_a_visit_and_gets_a_care_plan(app, login):
     task_id, slots = booking_task(wang)  # the agent books for the family
     assert len(slots) >= 5
     with app.app_context(), reading(services.get().sessions) as s:
+        from handlers.care import preferred
+
+        fits = [preferred(s.get(AssessmentSlot, x).starts_at, ["平日上午"]) for x in slots]
+    assert fits[0] and fits == sorted(fits, reverse=True)  # weekday mornings, as asked, come first
+    with app.app_context(), reading(services.get().sessions) as s:
         chosen = s.get(AssessmentSlot, slots[0])
         assessor, label_day = chosen.assessor.username, chosen.starts_at
     assert book(wang, task_id, slots[0]).status_code == 302
