@@ -499,7 +499,7 @@ class CaseEngine:
                 on_behalf_of=case.applicant_id if case.agent_id else None, at=now,
                 detail={"service": service_key, "number": case.number, "version": definition.version}))
             status = "closed" if workflow.is_completed() else "open"
-            box["snapshot"] = Snapshot({k: v for k, v in asdict(case).items()})
+            box["snapshot"] = Snapshot(asdict(case))
             self._finish(s, box, batch, CommandResult(case.id, case.number, case.revision + 1, status),
                          workflow)
         return self._kept(box)
