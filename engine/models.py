@@ -58,6 +58,7 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(30))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str] = mapped_column(String(8), default="zh_TW", server_default="zh_TW")
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -265,7 +266,12 @@ class IdempotencyKey(Base):
 
 
 class OutboxMessage(Base):
-    """Work for outside systems, performed by a worker after the case commits."""
+    """Work for outside systems (mail first), written in the case transaction, performed by a worker.
+
+    A worker leases due messages (``sending`` until ``locked_until``), so two
+    workers never send the same message at once and a worker that dies only
+    delays it; ``attempts`` drives the back-off and, when exhausted, an incident.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_due", "status", "run_after"),)
@@ -277,8 +283,27 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Incident(Base):
+    """Something that failed for good and needs a person: shown to admins and on the case."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_open", "resolved_at", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    source: Mapped[str] = mapped_column(String(20))          # "outbox", …
+    ref: Mapped[str] = mapped_column(String(40))             # the failed item's id
+    title: Mapped[str] = mapped_column(String(200))
+    error: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
 
 
 class MyDataTransaction(Base):

@@ -71,13 +71,15 @@ def _register_blueprints(app: APIFlask) -> None:
     from .counter.views import bp as counter
     from .api import bp as api
     from .care.views import bp as care
+    from .devmail import bp as devmail
+    from .admin.views import bp as admin
     from .mydata.views import bp as mydata
     from .portal.views import bp as portal
     from .supervisor.views import bp as supervisor
     from .verify.views import bp as verify
     from .workbench.views import bp as workbench
 
-    for blueprint in (accounts, portal, workbench, supervisor, verify, mydata, agents, counter, care):
+    for blueprint in (accounts, portal, workbench, supervisor, verify, mydata, agents, counter, care, devmail, admin):
         app.register_blueprint(blueprint)
     app.register_blueprint(api)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
@@ -10,10 +10,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import handlers
+from engine.calendar import taiwan_calendar
 from engine.cases import CaseEngine
 from engine.db import make_engine, make_session_factory
 from engine.forms import FormRegistry
 from engine.workflow import HandlerRegistry
+from engine.outbox import Sender
+from handlers import mail
 from handlers.mydata.config import MyDataConfig
 
 
@@ -24,6 +27,7 @@ class Services:
     engine: CaseEngine
     forms: FormRegistry
     mydata: MyDataConfig | None = None
+    senders: dict[str, Sender] = field(default_factory=dict)
 
 
 def build(config: dict) -> Services:
@@ -31,10 +35,13 @@ def build(config: dict) -> Services:
     sessions = make_session_factory(db)
     forms = FormRegistry(Path(config["FORMS_DIR"]))
     registry = handlers.register_all(HandlerRegistry())
-    engine = CaseEngine(sessions, forms, registry, settings={
+    smtp = config.get("SMTP")
+    engine = CaseEngine(sessions, forms, registry, calendar=taiwan_calendar(), settings={
         "public_base_url": config["PUBLIC_BASE_URL"],
-        "agent_pepper": hashlib.sha256(b"agent:" + config["SECRET_KEY"].encode()).digest()})
-    return Services(db, sessions, engine, forms, mydata=config.get("MYDATA"))
+        "agent_pepper": hashlib.sha256(b"agent:" + config["SECRET_KEY"].encode()).digest(),
+        "mail_enabled": smtp is not None})
+    senders = {"email": mail.smtp_sender(smtp)} if smtp else {}
+    return Services(db, sessions, engine, forms, mydata=config.get("MYDATA"), senders=senders)
 
 
 def get() -> Services:

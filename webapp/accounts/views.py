@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user, current_user
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine import audit
 from engine.db import transaction
@@ -74,4 +74,7 @@ def logout():
 def language(code: str):
     if code in LOCALES:
         session["locale"] = code
+        if current_user.is_authenticated:  # mail follows the language the member chose
+            with transaction(services.get().sessions) as s:
+                s.execute(update(User).where(User.id == current_user.id).values(locale=code))
     return redirect(_safe_next(request.args.get("next"), url_for("portal.catalog")))

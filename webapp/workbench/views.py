@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import audit
+from engine import audit, outbox
 from engine.masking import mask_address, mask_id
 from engine.db import reading, transaction, utcnow
 from engine.errors import InvalidInput
@@ -46,6 +46,7 @@ def _load(task_id: str, reveal: bool = False):
             "timeline": casefile.timeline(s, case),
             "permit": s.scalar(select(Permit).where(Permit.case_id == case.id)),
             "mydata": casefile.mydata_records(s, case),
+            "incidents": outbox.open_incidents(s, case.id),
             "application_form": svc.forms.get(case.service.application_form),
             "form": svc.forms.get(task.form_key) if task.form_key else None,
             "now": utcnow(),
