@@ -56,12 +56,20 @@ def run(host: str, port: int) -> None:
 
     from handlers.mydata.sandbox.server import MyDataRequestHandler
 
+    from . import config, devmail
     from .worker import start_in_background
 
     os.environ.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
+    os.environ.setdefault("ONESTOP_WORKER_INTERVAL", "5")  # a snappier demo than the 30 s default
+    if not os.environ.get("SMTP_HOST"):
+        mbox = os.environ.setdefault("ONESTOP_DEV_MAILBOX", str(config.INSTANCE / "dev-mailbox.mbox"))
+        os.environ["SMTP_HOST"], smtp_port = devmail.start(Path(mbox))
+        os.environ["SMTP_PORT"] = str(smtp_port)
     app = _app()
     start_in_background(app)
-    click.echo(f"Onestop is serving on http://{host}:{port}/ (MyData sandbox at /mydata-sandbox/)")
+    click.echo(f"Onestop is serving on http://{host}:{port}/ (MyData sandbox at /mydata-sandbox/, "
+               f"mail at /dev/mailbox)" if app.config.get("DEV_MAILBOX_PATH") else
+               f"Onestop is serving on http://{host}:{port}/ (MyData sandbox at /mydata-sandbox/)")
     app.run(host=host, port=port, threaded=True, use_reloader=False,
             request_handler=MyDataRequestHandler)
 

@@ -5,6 +5,8 @@ import os
 import secrets
 from pathlib import Path
 
+from handlers.mail import SmtpSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("ONESTOP_INSTANCE", ROOT / "instance"))
 
@@ -36,5 +38,7 @@ def from_env() -> dict:
         "BABEL_DEFAULT_TIMEZONE": "Asia/Taipei",
         "WTF_CSRF_TIME_LIMIT": None,
         "MYDATA_EMBEDDED_SANDBOX": os.environ.get("ONESTOP_MYDATA_SANDBOX", "1") == "1",
-        "WORKER_INTERVAL_SECONDS": float(os.environ.get("ONESTOP_WORKER_INTERVAL", "2")),
+        "WORKER_INTERVAL_SECONDS": float(os.environ.get("ONESTOP_WORKER_INTERVAL", "30")),
+        "SMTP": SmtpSettings.from_env(),
+        "DEV_MAILBOX_PATH": os.environ.get("ONESTOP_DEV_MAILBOX") or None,
     }
