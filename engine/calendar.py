@@ -35,6 +35,19 @@ class BusinessCalendar:
             return None
         return self.names.get(day, "")
 
+    def business_days_between(self, start: datetime, end: datetime) -> int:
+        """Business days after ``start``'s day up to and including ``end``'s day (Taipei time).
+
+        A correction requested on Tuesday and answered the next Monday paused the
+        statutory clock for the business days in between and that Monday.
+        """
+        day, last = start.astimezone(TAIPEI).date(), end.astimezone(TAIPEI).date()
+        count = 0
+        while day < last:
+            day += timedelta(days=1)
+            count += self.is_business_day(day)
+        return count
+
     def add_business_days(self, start: datetime, days: int) -> datetime:
         """The end of the ``days``-th business day after ``start`` (Taipei time), in ``start``'s zone."""
         day = start.astimezone(TAIPEI).date()

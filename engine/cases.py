@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -331,19 +331,24 @@ class CaseEngine:
         if props.get("assignee"):
             assignee = evaluator.evaluate(props["assignee"], task.data)
         due_days = props.get("dueDays")
+        due_at = self.calendar.add_business_days(now, int(due_days)) if due_days else None
         context = {}
         if props.get("instructions"):
             context["instructions"] = task.data.get(props["instructions"])
         if props.get("pausesClock") == "true":
             context["pauses_clock"] = True
+        if props.get("escalate"):
+            context["escalate"] = props["escalate"]
         return {
             "id": str(task.id), "case_id": case.id, "spec_name": spec.bpmn_id or spec.name,
             "name": spec.bpmn_name or spec.name, "lane": spec.lane, "role": role,
             "agency_code": agency, "form_key": props.get("formKey"), "status": "open",
             "assignee_id": assignee,
             "completed_by": None, "created_at": now, "claimed_at": now if assignee and role != "applicant" else None,
-            "due_at": self.calendar.add_business_days(now, int(due_days)) if due_days else None,
+            "due_at": due_at,
             "completed_at": None, "result": None, "context": context,
+            "remind_at": due_at - timedelta(hours=int(props["remindHours"]))
+            if due_at and props.get("remindHours") else None,
         }
 
     def _next_number(self, s: Session, prefix: str, year: int) -> str:
@@ -622,8 +627,10 @@ class CaseEngine:
             now = self.clock()
             batch = self._save(s, case, workflow, now, since, completed_id=task_id)
             if task_properties(spiff_task).get("pausesClock") == "true" and case.due_at:
-                # A correction stops the statutory clock: the case's deadline moves by the pause.
-                batch.case["due_at"] = case.due_at + (now - row["task_created_at"])
+                # A correction stops the statutory clock: the deadline moves by the business days it took.
+                paused = self.calendar.business_days_between(row["task_created_at"], now)
+                batch.case["due_at"] = self.calendar.add_business_days(case.due_at, paused) if paused \
+                    else case.due_at
             batch.task_update = ("complete_task", {
                 "b_id": task_id, "completed_at": now, "completed_by": actor.user_id,
                 "assignee_id": row["assignee_id"] or actor.user_id, "result": result})

@@ -109,6 +109,11 @@ def _lint_user_task(where: str, spec, forms: FormRegistry, roles: Collection[str
     due_days = properties.get("dueDays")
     if due_days is not None and not str(due_days).isdigit():
         problems.append(f"{where}: dueDays must be a whole number of business days")
+    remind = properties.get("remindHours")
+    if remind is not None and not (str(remind).isdigit() and due_days is not None):
+        problems.append(f"{where}: remindHours must be a whole number of hours, with dueDays")
+    if properties.get("escalate") not in (None, "supervisor"):
+        problems.append(f"{where}: escalate must be 'supervisor'")
     return problems
 
 

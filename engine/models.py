@@ -102,6 +102,10 @@ class Service(Base):
     statutory_days: Mapped[int] = mapped_column(Integer, default=7)
     online: Mapped[bool] = mapped_column(Boolean, default=True)
     search_fields: Mapped[dict] = mapped_column(JSONType, default=dict)
+    # 管考: the owner agency re-checks the catalog text every ``review_interval_days``.
+    review_interval_days: Mapped[int] = mapped_column(Integer, default=180, server_default="180")
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CaseSequence(Base):
@@ -156,6 +160,8 @@ class HumanTask(Base):
         Index("ix_human_tasks_inbox", "status", "role", "agency_code"),
         Index("ix_human_tasks_assignee", "assignee_id", "status"),
         Index("ix_human_tasks_case", "case_id"),
+        Index("ix_human_tasks_due", "status", "due_at"),
+        Index("ix_human_tasks_remind", "status", "remind_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
@@ -175,6 +181,10 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     result: Mapped[dict | None] = mapped_column(JSONType)
     context: Mapped[dict] = mapped_column(JSONType, default=dict)
+    # When the holder (or group) was reminded of the coming deadline, and the supervisors told it passed.
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[Case] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")

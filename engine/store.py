@@ -35,9 +35,9 @@ _CASE_COLUMNS = ("revision", "state", "updated_at", "next_timer_at", "stage", "f
                  "closed_at", "outcome", "due_at")
 _TASK_COLUMNS = ("id", "case_id", "spec_name", "name", "lane", "role", "agency_code", "form_key",
                  "status", "assignee_id", "completed_by", "created_at", "claimed_at", "due_at",
-                 "completed_at", "result", "context")
+                 "completed_at", "result", "context", "remind_at")
 _JSON = {"state": "json", "fields": "jsonb", "result": "jsonb", "context": "jsonb", "response": "jsonb"}
-_TIMES = {"updated_at", "next_timer_at", "closed_at", "created_at", "claimed_at", "due_at",
+_TIMES = {"updated_at", "next_timer_at", "closed_at", "created_at", "claimed_at", "due_at", "remind_at",
           "completed_at", "at"}
 _READ_TIMES = ("due_at", "task_created_at")
 

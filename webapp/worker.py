@@ -18,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from engine import outbox
+from engine.db import utcnow
+from handlers import escalation
 from handlers.mydata import jobs
 
 from . import services
@@ -67,6 +69,9 @@ def sweep(app: Flask, leadership: Leadership | None = None) -> None:
     with app.app_context():
         svc = services.get()
         svc.engine.fire_due_timers()
+        now = utcnow()
+        escalation.remind_due_soon(svc.sessions, now, svc.engine.settings)
+        escalation.escalate_overdue(svc.sessions, now, svc.engine.settings)
         outbox.process_due(svc.sessions, svc.senders)
         if svc.mydata is not None:
             jobs.run_due(svc.sessions, svc.mydata)

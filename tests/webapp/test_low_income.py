@@ -61,7 +61,7 @@ def test_district_reviews_bureau_returns_then_approves_and_letter_is_issued(app,
                                                        "revision": REVISION_RE.search(html).group(1)},
                            content_type="multipart/form-data")
     assert resubmitted.status_code == 302
-    assert _case(app, case_id).due_at > due_before  # the correction paused the statutory clock
+    assert _case(app, case_id).due_at == due_before  # answered the same day: no business day was paused
     with app.app_context(), reading(services.get().sessions) as s:
         pause = s.scalar(select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.role == "applicant"))
         assert pause.context.get("pauses_clock") and pause.completed_at
