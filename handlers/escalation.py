@@ -78,3 +78,15 @@ def supervisors(s: Session, agency_code: str | None) -> list[User]:
 
 def _local(when: datetime | None) -> str:
     return when.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M") if when else ""
+
+
+def chase(s: Session, task: HumanTask, number: str, settings: Mapping[str, Any]) -> int:
+    """A supervisor's 稽催: remind whoever holds the task (or its group) now; returns how many were told."""
+    people = [s.get(User, task.assignee_id)] if task.assignee_id else assignable_users(s, task)
+    told = 0
+    for user in filter(None, people):
+        notify_user(s, user, f"稽催：{number}「{task.name}」已逾期（期限 {_local(task.due_at)}），請儘速辦理。",
+                    f"/work/tasks/{task.id}", settings, event="task_chase", case_id=task.case_id,
+                    number=number, task=task.name, due=_local(task.due_at))
+        told += 1
+    return told

@@ -41,3 +41,4 @@ def reassign(task_id: str):
     else:
         flash(_("已改派。"), "success")
     return redirect(url_for("supervisor.open_cases"))
+from . import report_pages  # noqa: E402,F401 - registers the report pages on bp

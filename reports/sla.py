@@ -1,0 +1,238 @@
+"""Supervisors' reports: SLA compliance, the overdue list, workload, cycle times.
+
+Every figure comes from the indexed derived rows (``cases`` and ``human_tasks``),
+never from workflow state. A case's ``due_at`` already carries the pauses for
+corrections, so "on time" here means on time with those pauses taken out.
+An agency's scope is the cases it owns and the tasks it works.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from engine.models import Case, HumanTask, Service, User
+
+STAFF = HumanTask.role != "applicant"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose figures: one agency's (a supervisor's) or, with ``agency`` None, the city's."""
+
+    agency: str | None
+    since: datetime
+    now: datetime
+
+    def cases(self):
+        if self.agency is None:
+            return True
+        worked = select(HumanTask.case_id).where(HumanTask.agency_code == self.agency)
+        return or_(Case.owner_agency == self.agency, Case.id.in_(worked))
+
+    def tasks(self):
+        return True if self.agency is None else HumanTask.agency_code == self.agency
+
+
+def _month(s: Session, column):
+    """The Taipei calendar month of a timestamp, as YYYY-MM, in the database's own dialect."""
+    if s.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("Asia/Taipei", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column, "+8 hours")
+
+
+# -- SLA compliance ---------------------------------------------------------------------------------
+
+@dataclass
+class Compliance:
+    service: str
+    month: str
+    on_time: int = 0
+    late: int = 0
+    open_overdue: int = 0
+    open_in_time: int = 0
+
+    @property
+    def closed(self) -> int:
+        return self.on_time + self.late
+
+    @property
+    def rate(self) -> float | None:
+        """Share of the finished cases finished on time."""
+        return self.on_time / self.closed if self.closed else None
+
+
+def compliance(s: Session, scope: Scope) -> list[Compliance]:
+    """Cases opened in the period by service and month: on time, late, open and overdue, open."""
+    month = _month(s, Case.opened_at)
+    state = case(
+        (and_(Case.status == "closed", Case.closed_at <= Case.due_at), "on_time"),
+        (Case.status == "closed", "late"),
+        (and_(Case.status == "open", Case.due_at < scope.now), "open_overdue"),
+        (Case.status == "open", "open_in_time"),
+        else_="other")
+    rows = s.execute(
+        select(Service.name, month.label("month"), state.label("state"), func.count())
+        .join(Service, Service.key == Case.service_key)
+        .where(scope.cases(), Case.opened_at >= scope.since, Case.status != "cancelled")
+        .group_by(Service.name, month, state).order_by(Service.name, month)).all()
+    table: dict[tuple[str, str], Compliance] = {}
+    for service, when, kind, n in rows:
+        row = table.setdefault((service, when), Compliance(service, when))
+        if kind != "other":
+            setattr(row, kind, getattr(row, kind) + n)
+    return list(table.values())
+
+
+@dataclass
+class StageCompliance:
+    service: str
+    stage: str
+    on_time: int = 0
+    late: int = 0
+    open_overdue: int = 0
+
+
+def stage_compliance(s: Session, scope: Scope) -> list[StageCompliance]:
+    """Staff tasks by service and stage, against the deadlines their diagrams set."""
+    state = case(
+        (and_(HumanTask.status == "completed", HumanTask.completed_at <= HumanTask.due_at), "on_time"),
+        (HumanTask.status == "completed", "late"),
+        (and_(HumanTask.status == "open", HumanTask.due_at < scope.now), "open_overdue"),
+        else_="other")
+    rows = s.execute(
+        select(Service.name, HumanTask.name, state.label("state"), func.count())
+        .join(Case, Case.id == HumanTask.case_id).join(Service, Service.key == Case.service_key)
+        .where(scope.tasks(), STAFF, HumanTask.due_at.is_not(None), HumanTask.created_at >= scope.since)
+        .group_by(Service.name, HumanTask.name, state).order_by(Service.name, HumanTask.name)).all()
+    table: dict[tuple[str, str], StageCompliance] = {}
+    for service, stage, kind, n in rows:
+        row = table.setdefault((service, stage), StageCompliance(service, stage))
+        if kind != "other":
+            setattr(row, kind, getattr(row, kind) + n)
+    return list(table.values())
+
+
+# -- the overdue list (稽催報表) -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Overdue:
+    task_id: str
+    case_id: str
+    number: str
+    service: str
+    stage: str
+    holder: str | None
+    since: datetime
+    due_at: datetime
+    revision: int
+
+    def late_days(self, now: datetime) -> float:
+        return (now - self.due_at).total_seconds() / 86400
+
+
+def overdue(s: Session, scope: Scope, limit: int = 500) -> list[Overdue]:
+    """Every open staff task past its deadline, the latest first."""
+    holder = aliased(User)
+    rows = s.execute(
+        select(HumanTask.id, Case.id, Case.number, Service.name, HumanTask.name, holder.display_name,
+               func.coalesce(HumanTask.claimed_at, HumanTask.created_at), HumanTask.due_at, Case.revision)
+        .join(Case, Case.id == HumanTask.case_id).join(Service, Service.key == Case.service_key)
+        .outerjoin(holder, holder.id == HumanTask.assignee_id)
+        .where(scope.tasks(), STAFF, HumanTask.status == "open", HumanTask.due_at < scope.now)
+        .order_by(HumanTask.due_at).limit(limit)).all()
+    return [Overdue(*row) for row in rows]
+
+
+# -- workload ---------------------------------------------------------------------------------------
+
+@dataclass
+class Workload:
+    who: str
+    held: int = 0
+    held_overdue: int = 0
+    done: int = 0
+
+
+def workload(s: Session, scope: Scope) -> tuple[list[Workload], list[tuple[str, int]]]:
+    """Per clerk: tasks held, of them overdue, done in the period; per group: tasks nobody holds."""
+    people: dict[str, Workload] = {}
+    held = s.execute(
+        select(User.display_name, func.count(), func.sum(case((HumanTask.due_at < scope.now, 1), else_=0)))
+        .select_from(HumanTask).join(User, User.id == HumanTask.assignee_id)
+        .where(scope.tasks(), STAFF, HumanTask.status == "open").group_by(User.display_name)).all()
+    for name, n, late in held:
+        people[name] = Workload(name, n, int(late or 0))
+    done = s.execute(
+        select(User.display_name, func.count()).select_from(HumanTask)
+        .join(User, User.id == HumanTask.completed_by)
+        .where(scope.tasks(), STAFF, HumanTask.status == "completed", HumanTask.completed_at >= scope.since)
+        .group_by(User.display_name)).all()
+    for name, n in done:
+        people.setdefault(name, Workload(name)).done = n
+    pool = s.execute(
+        select(HumanTask.name, func.count())
+        .where(scope.tasks(), STAFF, HumanTask.status == "open", HumanTask.assignee_id.is_(None))
+        .group_by(HumanTask.name).order_by(func.count().desc())).all()
+    return sorted(people.values(), key=lambda w: (-w.held, w.who)), [(stage, n) for stage, n in pool]
+
+
+# -- cycle times ------------------------------------------------------------------------------------
+
+@dataclass
+class CycleTime:
+    service: str
+    stage: str | None        # None: the whole case
+    count: int
+    median_days: float
+    p90_days: float
+
+
+def cycle_times(s: Session, scope: Scope) -> list[CycleTime]:
+    """Median and 90th percentile, in days, of finished cases per service and of each stage."""
+    whole = _percentiles(
+        s, [Service.name], Case.opened_at, Case.closed_at,
+        lambda q: q.join(Service, Service.key == Case.service_key).where(
+            scope.cases(), Case.status == "closed", Case.closed_at >= scope.since))
+    stages = _percentiles(
+        s, [Service.name, HumanTask.name], HumanTask.created_at, HumanTask.completed_at,
+        lambda q: q.join(Case, Case.id == HumanTask.case_id).join(Service, Service.key == Case.service_key)
+        .where(scope.tasks(), STAFF, HumanTask.status == "completed", HumanTask.completed_at >= scope.since))
+    return sorted(whole + stages, key=lambda c: (c.service, c.stage is not None, c.stage or ""))
+
+
+def _percentiles(s: Session, keys: list, start, end, narrow) -> list[CycleTime]:
+    """On PostgreSQL the server computes them (percentile_cont); elsewhere Python does."""
+    def shaped(svc, *rest):
+        return svc, (rest[0] if len(keys) > 1 else None)
+
+    if s.get_bind().dialect.name == "postgresql":
+        days = func.extract("epoch", end - start) / 86400.0
+        query = narrow(select(*keys, func.count(), func.percentile_cont(0.5).within_group(days),
+                              func.percentile_cont(0.9).within_group(days))).group_by(*keys)
+        out = []
+        for row in s.execute(query):
+            svc, stage = shaped(*row[:len(keys)])
+            n, p50, p90 = row[len(keys):]
+            out.append(CycleTime(svc, stage, n, float(p50), float(p90)))
+        return out
+    samples: dict[tuple[str, str | None], list[float]] = defaultdict(list)
+    for row in s.execute(narrow(select(*keys, start, end))):
+        began, ended = row[-2], row[-1]
+        samples[shaped(*row[:len(keys)])].append((ended - began).total_seconds() / 86400)
+    return [CycleTime(svc, stage, len(v), statistics.median(v), _p90(v)) for (svc, stage), v in samples.items()]
+
+
+def _p90(values: list[float]) -> float:
+    """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont does."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = 0.9 * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)

@@ -1,0 +1,99 @@
+"""Supervisors' reports from the derived rows: compliance, overdue list, workload, cycle times."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from engine.db import reading, transaction, utcnow
+from engine.models import Case, HumanTask, Notification, User
+from reports import sla
+from webapp import services
+
+from .flow import claim, inbox_task, submit_application, text_of, work
+
+
+def _shape(app, case_id: str, *, opened_days_ago: float, closed_after: float | None = None,
+           due_after: float) -> None:
+    """Move a case's timestamps: opened N days ago, closed after M days, due after D days."""
+    now = utcnow()
+    opened = now - timedelta(days=opened_days_ago)
+    values = {"opened_at": opened, "due_at": opened + timedelta(days=due_after)}
+    if closed_after is not None:
+        values.update(status="closed", closed_at=opened + timedelta(days=closed_after), outcome="approved")
+    with app.app_context(), transaction(services.get().sessions) as s:
+        s.execute(update(Case).where(Case.id == case_id).values(**values))
+
+
+@pytest.fixture
+def figures(app, login):
+    company, clerk = login("company"), login("tb.clerk")
+    made = [submit_application(company) for _ in range(4)]
+    # three finished in 1, 2 and 5 days against a 3-day deadline; one open and past due
+    for (case_id, _n), took in zip(made[:3], (1, 2, 5)):
+        _shape(app, case_id, opened_days_ago=10, closed_after=took, due_after=3)
+    open_id, open_number = made[3]
+    _shape(app, open_id, opened_days_ago=9, due_after=3)
+    task_id = inbox_task(clerk, open_number)
+    claim(clerk, task_id)
+    with app.app_context(), transaction(services.get().sessions) as s:
+        s.execute(update(HumanTask).where(HumanTask.id == task_id).values(due_at=utcnow() - timedelta(days=2)))
+    return open_number, task_id
+
+
+def test_compliance_counts_on_time_late_and_open_overdue(app, login, figures):
+    with app.app_context(), reading(services.get().sessions) as s:
+        rows = sla.compliance(s, sla.Scope("TB", utcnow() - timedelta(days=30), utcnow()))
+    total = {k: sum(getattr(r, k) for r in rows) for k in ("on_time", "late", "open_overdue")}
+    assert total == {"on_time": 2, "late": 1, "open_overdue": 1}
+    page = login("tb.supervisor").get("/supervise/reports/sla")
+    assert page.status_code == 200 and "大型車輛行駛管制道路通行證" in text_of(page)
+    assert "66.7%" in text_of(page)  # 2 of 3 finished on time
+    assert login("sb.supervisor").get("/supervise/reports/sla").status_code == 200
+    assert "大型車輛" not in text_of(login("sb.supervisor").get("/supervise/reports/sla"))  # another agency
+    assert login("tb.clerk").get("/supervise/reports/sla").status_code == 403
+
+
+def test_cycle_time_median_and_90th_percentile(app, login, figures):
+    with app.app_context(), reading(services.get().sessions) as s:
+        rows = sla.cycle_times(s, sla.Scope("TB", utcnow() - timedelta(days=30), utcnow()))
+    whole = next(r for r in rows if r.stage is None)
+    assert whole.count == 3 and whole.median_days == pytest.approx(2.0)
+    assert whole.p90_days == pytest.approx(4.4)  # 2 + (5 - 2) × 0.8, as percentile_cont interpolates
+    body = login("tb.supervisor").get("/supervise/reports/cycle?format=csv").get_data(as_text=True)
+    table = list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
+    assert table[0][:3] == ["服務", "階段", "件數"]
+    assert ["大型車輛行駛管制道路通行證", "全案", "3", "2.00", "4.40"] in table
+
+
+def test_overdue_list_reminds_and_reassigns(app, login, figures):
+    number, task_id = figures
+    boss = login("tb.supervisor")
+    page = boss.get("/supervise/overdue")
+    assert number in text_of(page) and "陳怡君" in text_of(page) and "2.0 天" in text_of(page)
+    assert boss.post(f"/supervise/overdue/{task_id}/remind").status_code == 302
+    with app.app_context(), reading(services.get().sessions) as s:
+        told = s.scalars(select(Notification.text).join(User, User.id == Notification.user_id)
+                         .where(User.username == "tb.clerk", Notification.text.contains("稽催"))).all()
+    assert len(told) == 1 and number in told[0]
+    assert login("sb.supervisor").post(f"/supervise/overdue/{task_id}/remind").status_code == 404
+    body = boss.get("/supervise/overdue?format=csv").get_data(as_text=True)
+    assert number in body and "陳怡君" in body
+
+    workload = text_of(boss.get("/supervise/reports/workload"))
+    assert "陳怡君" in workload
+    with app.app_context(), reading(services.get().sessions) as s:
+        people, _pool = sla.workload(s, sla.Scope("TB", utcnow() - timedelta(days=30), utcnow()))
+    chen = next(w for w in people if w.who == "陳怡君")
+    assert (chen.held, chen.held_overdue) == (1, 1)
+
+
+def test_stage_compliance_uses_the_diagrams_deadlines(app, login, figures):
+    with app.app_context(), reading(services.get().sessions) as s:
+        rows = sla.stage_compliance(s, sla.Scope("TB", utcnow() - timedelta(days=30), utcnow()))
+    intake = next(r for r in rows if r.stage == "收件審查")
+    assert intake.open_overdue == 1
+    assert "收件審查" in text_of(login("admin").get("/supervise/reports/stages"))
