@@ -97,3 +97,34 @@ def test_stage_compliance_uses_the_diagrams_deadlines(app, login, figures):
     intake = next(r for r in rows if r.stage == "收件審查")
     assert intake.open_overdue == 1
     assert "收件審查" in text_of(login("admin").get("/supervise/reports/stages"))
+
+
+@pytest.mark.parametrize("name, heading, figure", [
+    ("sla", "處理期限達成率", "66.7%"),
+    ("stages", "各階段期限達成", "收件審查"),
+    ("workload", "人員工作量", "陳怡君"),
+    ("cycle", "處理時間分布", "4.40"),
+])
+def test_every_report_as_pdf_and_xlsx_carries_its_headings_and_figures(app, login, figures, name, heading,
+                                                                       figure):
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    boss = login("tb.supervisor")
+    pdf = boss.get(f"/supervise/reports/{name}?format=pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert heading in text and figure in text
+    assert "臺南市政府交通局" in text and "統計期間" in text and "第 1 頁，共 1 頁" in text
+    book = load_workbook(io.BytesIO(boss.get(f"/supervise/reports/{name}?format=xlsx").data))
+    cells = [str(c.value) for row in book.active.iter_rows() for c in row if c.value is not None]
+    assert figure in cells and book.active.title == heading
+
+
+def test_the_overdue_list_as_pdf(app, login, figures):
+    from pypdf import PdfReader
+
+    number, _task = figures
+    pdf = login("tb.supervisor").get("/supervise/overdue?format=pdf")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "稽催報表" in text and number in text and "陳怡君" in text
