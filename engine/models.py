@@ -443,3 +443,13 @@ class AssessmentSlot(Base):
     booked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     assessor: Mapped[User] = relationship(foreign_keys=[assessor_id])
+
+
+class ScheduledRun(Base):
+    """When a scheduled job last ran for one key (e.g. the weekly digest for one supervisor)."""
+
+    __tablename__ = "scheduled_runs"
+
+    job: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)

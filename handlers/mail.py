@@ -7,6 +7,7 @@ unclear failure is recognisable as the same message.
 """
 from __future__ import annotations
 
+import base64
 import os
 import smtplib
 import ssl
@@ -69,6 +70,10 @@ def message(settings: SmtpSettings, payload: dict) -> EmailMessage:
     domain = settings.sender.rsplit("@", 1)[-1].rstrip(">") if "@" in settings.sender else "onestop"
     mail["Message-ID"] = f"<outbox-{payload['outbox_id']}@{domain}>"
     mail.set_content(payload["body"])
+    for item in payload.get("attachments", ()):
+        main, _, sub = item["content_type"].partition("/")
+        mail.add_attachment(base64.b64decode(item["data"]), maintype=main, subtype=sub,
+                            filename=item["filename"])
     return mail
 
 

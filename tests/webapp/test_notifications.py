@@ -1,21 +1,25 @@
 """Mail through the outbox to a real SMTP server on loopback: delivery, outage, incident, retry."""
 from __future__ import annotations
 
+import io
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from engine import outbox
+from engine.calendar import TAIPEI
 from engine.db import reading, transaction, utcnow
 from engine.models import Incident, OutboxMessage
+from handlers import digest
 from handlers.mail import SmtpSettings
 from tests.conftest import make_app
 from webapp import services
 
-from .flow import text_of, work
+from .flow import submit_application, text_of, work
 from .test_long_term_care import apply, book, booking_task
 
 
@@ -166,3 +170,25 @@ def test_the_development_mailbox_shows_what_would_have_been_mailed(sqlite_url, t
     assert "評估提醒" in text_of(page) and "明天上午九點到府評估" in text_of(page)
     plain = make_app(sqlite_url, tmp_path / "other")
     assert plain.test_client().get("/dev/mailbox").status_code == 404
+
+
+def test_each_supervisor_gets_one_weekly_digest_pdf(mail_app, smtp):
+    inbox, _port, _controller = smtp
+    company = login(mail_app, "company")
+    _case_id, number = submit_application(company)
+    monday = datetime(2026, 11, 30, 9, 0, tzinfo=TAIPEI)
+    with mail_app.app_context():
+        svc = services.get()
+        sent = digest.send_weekly_digests(svc.sessions, monday, svc.engine.settings)
+        again = digest.send_weekly_digests(svc.sessions, monday + timedelta(days=2), svc.engine.settings)
+        next_week = digest.send_weekly_digests(svc.sessions, monday + timedelta(days=7), svc.engine.settings)
+    supervisors = ["tb.supervisor", "east.chief", "sb.supervisor", "ltc.supervisor"]
+    assert (sent, again, next_week) == (len(supervisors), 0, len(supervisors))
+    deliver(mail_app)
+    mine = [m for m in inbox.messages if m["To"] == "tb-supervisor@example.tw"]
+    assert len(mine) == 2 and "臺南市政府交通局 每週案件管考摘要" in mine[0]["Subject"]
+    (attachment,) = list(mine[0].iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(attachment.get_content())).pages)
+    for heading in ("每週案件管考摘要", "處理期限達成率", "稽催報表", "人員工作量", "臺南市政府交通局", "大型車輛行駛管制道路通行證"):
+        assert heading in text, heading
