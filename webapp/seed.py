@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from engine import audit
 from engine.cases import CaseEngine
-from engine.db import transaction
+from engine.db import transaction, utcnow
 from engine.calendar import TAIPEI
 from engine.models import Agency, AssessmentSlot, Service, User
 
@@ -194,7 +194,7 @@ def seed_services(s) -> None:
         fields = {k: v for k, v in item.items() if k != "bpmn"}
         service = s.get(Service, item["key"])
         if service is None:
-            s.add(Service(**fields))
+            s.add(Service(**fields, reviewed_at=utcnow()))
         else:
             for k, v in fields.items():
                 setattr(service, k, v)

@@ -2,7 +2,7 @@
 
 ``onestop worker`` runs this loop; any number may run against one PostgreSQL.
 Per-item work (timers, outbox messages, MyData downloads) is claimed row by row
-with ``FOR UPDATE SKIP LOCKED``, so workers share it. Singleton jobs (purges, the weekly digest)
+with ``FOR UPDATE SKIP LOCKED``, so workers share it. Singleton jobs (purges, the weekly digest, catalog reviews)
 run only in the worker that holds a PostgreSQL advisory lock; the lock lives
 on that worker's own connection, so when the worker dies the server drops it
 and another worker takes over at its next sweep. The single-process demo
@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from engine import outbox
 from engine.db import utcnow
-from handlers import digest, escalation
+from handlers import catalog_review, digest, escalation
 from handlers.mydata import jobs
 
 from . import services
@@ -77,6 +77,7 @@ def sweep(app: Flask, leadership: Leadership | None = None) -> None:
             jobs.run_due(svc.sessions, svc.mydata)
         if leadership is None or leadership.held():
             digest.send_weekly_digests(svc.sessions, now, svc.engine.settings)
+            catalog_review.remind_stale(svc.sessions, now, svc.engine.settings)
             if svc.mydata is not None:
                 jobs.purge_expired(svc.sessions, svc.mydata.retention)
 

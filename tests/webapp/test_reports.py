@@ -128,3 +128,24 @@ def test_the_overdue_list_as_pdf(app, login, figures):
     pdf = login("tb.supervisor").get("/supervise/overdue?format=pdf")
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
     assert "稽催報表" in text and number in text and "陳怡君" in text
+
+
+def test_kpi_panel_shows_each_figure_with_its_counts(app, login, figures):
+    from reports import kpi
+
+    from .test_long_term_care import apply as apply_for_care
+
+    apply_for_care(login("lin"))  # recipient name, ID, birth date and phone come from the account
+    with app.app_context(), transaction(services.get().sessions) as s:
+        s.execute(update(Case).where(Case.number == figures[0]).values(channel="counter"))
+    with app.app_context(), reading(services.get().sessions) as s:
+        scope = sla.Scope(None, utcnow() - timedelta(days=30), utcnow())
+        panel = {k.key: k for k in kpi.panel(s, scope)}
+        care = s.scalar(select(Case).where(Case.service_key == "long_term_care"))
+    assert (panel["online_applications"].numerator, panel["online_applications"].denominator) == (4, 5)
+    expected = sum(1 for v in care.provenance.values() if v == "identity")
+    assert expected >= 3 and panel["manual_entry"].numerator == expected
+    assert panel["manual_entry"].denominator == len(care.provenance)
+    assert panel["satisfaction"].value is None
+    page = text_of(login("admin").get("/supervise/kpi"))
+    assert "80.0%" in page and "線上送出的申請 ÷ 全部申請" in page and "4 / 5" in page

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from engine.calendar import TAIPEI
-from engine.db import reading
-from engine.models import Case, HumanTask, Notification, OutboxMessage, User
-from handlers import escalation
+from engine.db import reading, transaction
+from engine.models import Case, HumanTask, Notification, OutboxMessage, Service, User
+from handlers import catalog_review, escalation
 from handlers.mail import SmtpSettings
 from tests.conftest import Client, make_app
 from webapp import services
@@ -103,3 +103,27 @@ def test_the_group_is_reminded_before_and_the_supervisor_told_once_after(databas
     assert events.count("task_due_soon") == 3 and events.count("task_overdue") == 1
     with app.app_context():
         svc.db.dispose()
+
+
+def test_stale_catalog_items_remind_their_owner_weekly_until_reviewed(app, login):
+    with app.app_context():
+        svc = services.get()
+        with transaction(svc.sessions) as s:
+            permit = s.get(Service, "large_vehicle_permit")
+            permit.reviewed_at = permit.reviewed_at - timedelta(days=200)
+        now = datetime.now(TAIPEI)
+        assert catalog_review.remind_stale(svc.sessions, now, svc.engine.settings) == 1
+        assert catalog_review.remind_stale(svc.sessions, now + timedelta(days=3), svc.engine.settings) == 0
+        assert catalog_review.remind_stale(svc.sessions, now + timedelta(days=8), svc.engine.settings) == 1
+    boss = login("tb.supervisor")
+    page = boss.get("/supervise/catalog").get_data(as_text=True)
+    assert "badge--late" in page and "大型車輛行駛管制道路通行證" in page
+    with app.app_context(), reading(svc.sessions) as s:
+        told = s.scalars(select(Notification.text).join(User, User.id == Notification.user_id)
+                         .where(User.username == "tb.supervisor", Notification.text.contains("天未檢視"))).all()
+    assert len(told) == 2
+    assert boss.post("/supervise/catalog/large_vehicle_permit/reviewed").status_code == 302
+    assert "badge--late" not in boss.get("/supervise/catalog").get_data(as_text=True)
+    assert login("sb.supervisor").post("/supervise/catalog/large_vehicle_permit/reviewed").status_code == 404
+    with app.app_context():
+        assert catalog_review.remind_stale(svc.sessions, now + timedelta(days=30), svc.engine.settings) == 0

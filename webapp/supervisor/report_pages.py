@@ -12,7 +12,7 @@ from engine.calendar import TAIPEI
 from engine.db import reading, transaction, utcnow
 from engine.models import Agency, Case, HumanTask
 from handlers import escalation
-from reports import export, sla, tables, worklists
+from reports import export, kpi as kpis, sla, tables, worklists
 from reports.export import Table
 from reports.tables import REPORTS
 
@@ -124,3 +124,13 @@ def remind(task_id: str):
                      detail={"task_id": task_id, "told": told})
     flash(_("已稽催 %(number)s（通知 %(n)d 人）。", number=number, n=told), "success")
     return redirect(url_for("supervisor.overdue"))
+
+
+@bp.get("/kpi")
+@staff_required("supervisor", "admin")
+def kpi():
+    scope = _scope()
+    with reading(services.get().sessions) as s:
+        figures = kpis.panel(s, scope)
+    return render_template("supervisor/kpi.html", figures=figures, reports=REPORTS, name="kpi",
+                           since=_day(scope.since))

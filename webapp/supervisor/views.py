@@ -1,12 +1,17 @@
-"""Supervisor pages: every open case of the agency, and reassignment."""
+"""Supervisor pages: every open case of the agency, reassignment, and the catalog items to review."""
 from __future__ import annotations
+
+from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 
-from engine.db import reading, utcnow
+from engine import audit
+from engine.db import reading, transaction, utcnow
 from engine.errors import InvalidInput
-from engine.models import HumanTask
+from engine.models import HumanTask, Service
+from handlers import catalog_review
 from reports import worklists
 
 from .. import services
@@ -41,4 +46,32 @@ def reassign(task_id: str):
     else:
         flash(_("已改派。"), "success")
     return redirect(url_for("supervisor.open_cases"))
+
+
+@bp.get("/catalog")
+@staff_required("supervisor")
+def catalog():
+    actor = current_actor()
+    now = utcnow()
+    with reading(services.get().sessions) as s:
+        items = s.scalars(select(Service).where(Service.owner_agency == actor.agency_code)
+                          .order_by(Service.name)).all()
+    return render_template("supervisor/catalog.html", items=items, now=now, stale=catalog_review.stale,
+                           timedelta=timedelta)
+
+
+@bp.post("/catalog/<key>/reviewed")
+@staff_required("supervisor")
+def reviewed(key: str):
+    actor = current_actor()
+    with transaction(services.get().sessions) as s:
+        item = s.get(Service, key)
+        if item is None or item.owner_agency != actor.agency_code:
+            abort(404)
+        item.reviewed_at = utcnow()
+        audit.append(s, "catalog.review", actor_id=actor.user_id, ip=actor.ip, detail={"service": key})
+    flash(_("已標示「%(name)s」內容已檢視。", name=item.name), "success")
+    return redirect(url_for("supervisor.catalog"))
+
+
 from . import report_pages  # noqa: E402,F401 - registers the report pages on bp

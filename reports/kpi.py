@@ -1,0 +1,76 @@
+"""The KPI panel of PRODUCT.md: each figure with its formula, its target and the counts behind it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.models import Case, Permit, Service
+
+from .sla import Scope
+
+FROM_RECORDS = ("identity",)  # plus every "mydata:<dataset>"
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    name: str
+    formula: str
+    target: float
+    numerator: int
+    denominator: int
+    note: str = ""
+
+    @property
+    def value(self) -> float | None:
+        return self.numerator / self.denominator if self.denominator else None
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.value is None else self.value >= self.target
+
+
+def panel(s: Session, scope: Scope) -> list[Kpi]:
+    return [satisfaction(), online_services(s, scope), online_applications(s, scope),
+            paperless_permits(s, scope), manual_entry_avoided(s, scope)]
+
+
+def satisfaction() -> Kpi:
+    return Kpi("satisfaction", "民眾服務滿意度", "評分 4–5 分的件數 ÷ 評分件數", 0.75, 0, 0,
+               "結案後的滿意度調查尚未開放，尚無評分。")
+
+
+def online_services(s: Session, scope: Scope) -> Kpi:
+    rows = s.execute(select(Service.online, func.count()).where(
+        True if scope.agency is None else Service.owner_agency == scope.agency).group_by(Service.online)).all()
+    counts = {bool(online): n for online, n in rows}
+    return Kpi("online_services", "線上申辦比率（服務項目）", "可線上申辦的服務項目 ÷ 全部服務項目", 0.60,
+               counts.get(True, 0), sum(counts.values()))
+
+
+def online_applications(s: Session, scope: Scope) -> Kpi:
+    rows = s.execute(select(Case.channel, func.count()).where(
+        scope.cases(), Case.opened_at >= scope.since, Case.status != "cancelled").group_by(Case.channel)).all()
+    counts = dict(rows)
+    return Kpi("online_applications", "線上申辦比率（申請件數）", "線上送出的申請 ÷ 全部申請", 0.60,
+               counts.get("online", 0), sum(counts.values()))
+
+
+def paperless_permits(s: Session, scope: Scope) -> Kpi:
+    rows = s.execute(select(Case.channel, func.count()).join(Permit, Permit.case_id == Case.id).where(
+        scope.cases(), Permit.issued_at >= scope.since).group_by(Case.channel)).all()
+    counts = dict(rows)
+    return Kpi("paperless_permits", "減少紙本發證", "線上申請並線上核發的通行證 ÷ 全部核發的通行證", 0.30,
+               counts.get("online", 0), sum(counts.values()))
+
+
+def manual_entry_avoided(s: Session, scope: Scope, service_key: str = "long_term_care") -> Kpi:
+    """Fields that came from the signed-in identity or MyData, out of all fields, over the cases."""
+    records = s.scalars(select(Case.provenance).where(
+        scope.cases(), Case.service_key == service_key, Case.opened_at >= scope.since)).all()
+    fields = [source for provenance in records for source in (provenance or {}).values()]
+    automatic = sum(1 for source in fields if source in FROM_RECORDS or source.startswith("mydata:"))
+    return Kpi("manual_entry", "降低長照人工錄案", "由登入身分或 MyData 帶入的欄位 ÷ 全部欄位（長照申請）", 0.25,
+               automatic, len(fields), f"{len(records)} 件申請")
