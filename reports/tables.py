@@ -36,6 +36,7 @@ def report_table(s: Session, name: str, scope: sla.Scope, _: Gettext = as_writte
             {"label": _("如期結案"), "data": [sum(r.on_time for r in rows if r.month == m) for m in months]},
             {"label": _("逾期結案"), "data": [sum(r.late for r in rows if r.month == m) for m in months]},
             {"label": _("逾期未結"), "data": [sum(r.open_overdue for r in rows if r.month == m) for m in months]},
+            {"label": _("處理中"), "data": [sum(r.open_in_time for r in rows if r.month == m) for m in months]},
         ]}
         return Table(_("處理期限達成率"), [_("服務"), _("月份"), _("如期結案"), _("逾期結案"), _("逾期未結"),
                                            _("處理中"), _("如期率")],

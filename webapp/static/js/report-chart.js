@@ -6,7 +6,7 @@
     var source = document.getElementById("report-chart-data");
     if (!canvas || !source || typeof Chart === "undefined") return;
     var spec = JSON.parse(source.textContent);
-    var palette = ["#0b5cad", "#c2410c", "#b91c1c", "#15803d"];
+    var palette = ["#0b5cad", "#c2410c", "#b91c1c", "#8aa4c2"];
     new Chart(canvas, {
       type: spec.type,
       data: {
