@@ -94,8 +94,9 @@ def process_due(sessions: sessionmaker[Session], senders: Mapping[str, Sender], 
 
 def _failed(sessions: sessionmaker[Session], message: OutboxMessage, error: str, now: datetime,
             policy: RetryPolicy) -> None:
+    # Only the kind of error: the message itself may name a recipient (kept for admins in last_error).
     log.warning("outbox %s (%s) attempt %d failed: %s", message.id, message.kind, message.attempts,
-                error.splitlines()[0][:200])
+                error.split(":", 1)[0])
     with transaction(sessions) as s:
         if message.attempts < policy.max_attempts:
             s.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(
