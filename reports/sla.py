@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, select, union
+from sqlalchemy import and_, case, func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from engine.models import Case, HumanTask, Service, User
@@ -31,15 +31,16 @@ class Scope:
     def cases(self):
         """Cases the agency owns or works on.
 
-        One ``IN`` over a union rather than ``owner = … OR id IN (…)``: PostgreSQL
-        turns the former into a hash semi-join, while the OR form re-scans the
-        subquery per case once its result no longer fits in work_mem.
+        One ``IN`` over a ``UNION ALL`` rather than ``owner = … OR id IN (…)``:
+        PostgreSQL turns the former into a hash semi-join (duplicates cost nothing
+        there, so no sort to remove them), while the OR form re-scans the subquery
+        per case once its result no longer fits in work_mem.
         """
         if self.agency is None:
             return True
         owned = select(Case.id).where(Case.owner_agency == self.agency)
         worked = select(HumanTask.case_id).where(HumanTask.agency_code == self.agency)
-        return Case.id.in_(union(owned, worked))
+        return Case.id.in_(union_all(owned, worked))
 
     def tasks(self):
         return True if self.agency is None else HumanTask.agency_code == self.agency
