@@ -60,6 +60,11 @@ class BusinessCalendar:
         return end.astimezone(start.tzinfo or TAIPEI)
 
 
+def taipei_minutes(when: datetime | None) -> str:
+    """「2026-11-27 09:30」 in Taipei time, for text outside the web layer (mail, PDFs, notices)."""
+    return when.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M") if when else ""
+
+
 def taiwan_calendar(years: Iterable[int] | None = None) -> BusinessCalendar:
     """The Taiwan calendar from the shipped tables: every year, or only ``years``.
 

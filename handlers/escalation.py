@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.calendar import TAIPEI
+from engine.calendar import taipei_minutes
 from engine.db import transaction
 from engine.models import Case, HumanTask, User
 from reports.worklists import assignable_users
@@ -36,11 +36,10 @@ def remind_due_soon(sessions: sessionmaker[Session], now: datetime, settings: Ma
             HumanTask.status == "open", HumanTask.remind_at <= now, HumanTask.reminded_at.is_(None))
             .order_by(HumanTask.remind_at).limit(limit))
         for task, number in rows:
-            people = [s.get(User, task.assignee_id)] if task.assignee_id else assignable_users(s, task)
-            for user in filter(None, people):
-                notify_user(s, user, f"{number}「{task.name}」將於 {_local(task.due_at)} 到期，請儘速辦理。",
+            for user in holder_or_group(s, task):
+                notify_user(s, user, f"{number}「{task.name}」將於 {taipei_minutes(task.due_at)} 到期，請儘速辦理。",
                             f"/work/tasks/{task.id}", settings, event="task_due_soon", case_id=task.case_id,
-                            number=number, task=task.name, due=_local(task.due_at))
+                            number=number, task=task.name, due=taipei_minutes(task.due_at))
             task.reminded_at = now
     return len(rows)
 
@@ -59,10 +58,10 @@ def escalate_overdue(sessions: sessionmaker[Session], now: datetime, settings: M
                 continue
             holder = s.get(User, task.assignee_id) if task.assignee_id else None
             for user in supervisors(s, task.agency_code or owner):
-                notify_user(s, user, f"{number}「{task.name}」已逾期（期限 {_local(task.due_at)}），"
+                notify_user(s, user, f"{number}「{task.name}」已逾期（期限 {taipei_minutes(task.due_at)}），"
                             f"目前{'由 ' + holder.display_name + ' 處理' if holder else '無人領取'}。",
                             "/supervise/cases", settings, event="task_overdue", case_id=task.case_id,
-                            number=number, task=task.name, due=_local(task.due_at),
+                            number=number, task=task.name, due=taipei_minutes(task.due_at),
                             holder=holder.display_name if holder else None)
             told += 1
     return told
@@ -76,17 +75,17 @@ def supervisors(s: Session, agency_code: str | None) -> list[User]:
     return [u for u in users if "supervisor" in (u.roles or [])]
 
 
-def _local(when: datetime | None) -> str:
-    return when.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M") if when else ""
+def holder_or_group(s: Session, task: HumanTask) -> list[User]:
+    """Whoever holds the task, or, while nobody does, everyone who may claim it."""
+    return [u for u in [s.get(User, task.assignee_id)] if u] if task.assignee_id else assignable_users(s, task)
 
 
 def chase(s: Session, task: HumanTask, number: str, settings: Mapping[str, Any]) -> int:
     """A supervisor's 稽催: remind whoever holds the task (or its group) now; returns how many were told."""
-    people = [s.get(User, task.assignee_id)] if task.assignee_id else assignable_users(s, task)
     told = 0
-    for user in filter(None, people):
-        notify_user(s, user, f"稽催：{number}「{task.name}」已逾期（期限 {_local(task.due_at)}），請儘速辦理。",
+    for user in holder_or_group(s, task):
+        notify_user(s, user, f"稽催：{number}「{task.name}」已逾期（期限 {taipei_minutes(task.due_at)}），請儘速辦理。",
                     f"/work/tasks/{task.id}", settings, event="task_chase", case_id=task.case_id,
-                    number=number, task=task.name, due=_local(task.due_at))
+                    number=number, task=task.name, due=taipei_minutes(task.due_at))
         told += 1
     return told

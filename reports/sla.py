@@ -88,12 +88,7 @@ def compliance(s: Session, scope: Scope) -> list[Compliance]:
         .join(Service, Service.key == Case.service_key)
         .where(scope.cases(), Case.opened_at >= scope.since, Case.status != "cancelled")
         .group_by(Service.name, month, state).order_by(Service.name, month)).all()
-    table: dict[tuple[str, str], Compliance] = {}
-    for service, when, kind, n in rows:
-        row = table.setdefault((service, when), Compliance(service, when))
-        if kind != "other":
-            setattr(row, kind, getattr(row, kind) + n)
-    return list(table.values())
+    return _tally(rows, Compliance)
 
 
 @dataclass
@@ -117,11 +112,16 @@ def stage_compliance(s: Session, scope: Scope) -> list[StageCompliance]:
         .join(Case, Case.id == HumanTask.case_id).join(Service, Service.key == Case.service_key)
         .where(scope.tasks(), STAFF, HumanTask.due_at.is_not(None), HumanTask.created_at >= scope.since)
         .group_by(Service.name, HumanTask.name, state).order_by(Service.name, HumanTask.name)).all()
-    table: dict[tuple[str, str], StageCompliance] = {}
-    for service, stage, kind, n in rows:
-        row = table.setdefault((service, stage), StageCompliance(service, stage))
+    return _tally(rows, StageCompliance)
+
+
+def _tally(rows, make):
+    """Rows of (group, group, state, count) folded into one record per group, counts under their state."""
+    table: dict = {}
+    for first, second, kind, n in rows:
+        record = table.setdefault((first, second), make(first, second))
         if kind != "other":
-            setattr(row, kind, getattr(row, kind) + n)
+            setattr(record, kind, getattr(record, kind) + n)
     return list(table.values())
 
 

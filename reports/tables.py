@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from engine.calendar import TAIPEI
+from engine.calendar import taipei_minutes
 
 from . import sla
 from .export import Table
@@ -73,9 +73,5 @@ def report_table(s: Session, name: str, scope: sla.Scope, _: Gettext = as_writte
 
 def overdue_table(rows: list[sla.Overdue], now: datetime, _: Gettext = as_written) -> Table:
     return Table(_("稽催報表"), [_("案件編號"), _("服務"), _("階段"), _("處理人"), _("起始"), _("期限"), _("逾期日數")],
-                 [[r.number, r.service, r.stage, r.holder or _("待領取"), _local(r.since), _local(r.due_at),
+                 [[r.number, r.service, r.stage, r.holder or _("待領取"), taipei_minutes(r.since), taipei_minutes(r.due_at),
                    f"{r.late_days(now):.1f}"] for r in rows])
-
-
-def _local(when: datetime) -> str:
-    return when.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M")

@@ -167,17 +167,28 @@ def prefill_permit(data: dict, records: Mapping[str, dict]) -> tuple[dict, dict[
     return data, sources
 
 
+#: 戶籍 field for each person field of a form (the form says id_no, the record national_id).
+HOUSEHOLD_FIELDS = {"name": "name", "id_no": "national_id", "birth_date": "birth_date",
+                    "district": "district", "address": "address"}
+
+
+def _from_household(data: dict, sources: dict[str, str], records: Mapping[str, dict], section: str,
+                    fields: tuple[str, ...]) -> dict:
+    """Copy the 戶籍 record's ``fields`` into ``data[section]``, noting the source; returns the record."""
+    person = records.get(HOUSEHOLD) or {}
+    target = data.setdefault(section, {})
+    for form_key in fields:
+        if person.get(HOUSEHOLD_FIELDS[form_key]):
+            target[form_key] = person[HOUSEHOLD_FIELDS[form_key]]
+            sources[f"{section}-{form_key}"] = HOUSEHOLD
+    return person
+
+
 def prefill_low_income(data: dict, records: Mapping[str, dict]) -> tuple[dict, dict[str, str]]:
     """The applicant and the household from 戶籍, so the district that reviews is the registered one."""
     data = json.loads(json.dumps(data))
     sources: dict[str, str] = {}
-    person = records.get(HOUSEHOLD) or {}
-    applicant = data.setdefault("applicant", {})
-    for form_key, key in (("name", "name"), ("id_no", "national_id"), ("district", "district"),
-                          ("address", "address")):
-        if person.get(key):
-            applicant[form_key] = person[key]
-            sources[f"applicant-{form_key}"] = HOUSEHOLD
+    _from_household(data, sources, records, "applicant", ("name", "id_no", "district", "address"))
     members = (records.get(WHOLE_HOUSEHOLD) or {}).get("members") or []
     if members:
         data["members"] = [{k: v for k, v in m.items() if v} for m in members]
@@ -190,15 +201,10 @@ def prefill_long_term_care(data: dict, records: Mapping[str, dict]) -> tuple[dic
     """The care recipient from 戶籍, welfare status from 低收 records, the certificate from 身障."""
     data = json.loads(json.dumps(data))
     sources: dict[str, str] = {}
-    person = records.get(HOUSEHOLD) or {}
-    recipient = data.setdefault("recipient", {})
-    for form_key, key in (("name", "name"), ("id_no", "national_id"), ("birth_date", "birth_date"),
-                          ("district", "district"), ("address", "address")):
-        if person.get(key):
-            recipient[form_key] = person[key]
-            sources[f"recipient-{form_key}"] = HOUSEHOLD
+    person = _from_household(data, sources, records, "recipient",
+                             ("name", "id_no", "birth_date", "district", "address"))
     if person:
-        recipient["indigenous"] = bool(person.get("indigenous"))
+        data["recipient"]["indigenous"] = bool(person.get("indigenous"))
         sources["recipient-indigenous"] = HOUSEHOLD
     welfare = records.get(LOW_INCOME)
     if welfare and welfare.get("welfare_status"):

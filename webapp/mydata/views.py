@@ -176,7 +176,7 @@ def back():
         elif visit.code != 200 and tx.status == "redirected":
             tx.status = visit.meaning
         tx_id = tx.tx_id
-        after = _after(s, tx, actor.user_id)
+        after = _after(_for_agent(s, tx, actor.user_id), tx)
     if visit.code == 200:
         return redirect(url_for("mydata.transfer", tx_id=tx_id))
     message, step = messages().get(visit.meaning, messages()["unknown"])
@@ -184,12 +184,15 @@ def back():
     return redirect(after)
 
 
-def _after(s, tx: MyDataTransaction, user_id: str) -> str:
-    """Back to the application, or, for a principal who consented for an agent's draft, to their cases."""
+def _for_agent(s, tx: MyDataTransaction, user_id: str) -> bool:
+    """Whether the transfer fills someone else's draft: a principal consenting for their agent."""
     draft = s.get(Draft, tx.draft_id) if tx.draft_id else None
-    if draft is not None and draft.user_id != user_id:
-        return url_for("portal.my_cases")
-    return url_for("portal.draft", draft_id=tx.draft_id)
+    return draft is not None and draft.user_id != user_id
+
+
+def _after(for_agent: bool, tx: MyDataTransaction) -> str:
+    """Back to the application, or, for a principal who consented for an agent's draft, to their cases."""
+    return url_for("portal.my_cases") if for_agent else url_for("portal.draft", draft_id=tx.draft_id)
 
 
 @bp.get("/transfers/<tx_id>")
@@ -201,8 +204,8 @@ def transfer(tx_id: str):
         if tx is None or tx.user_id != actor.user_id:
             abort(404)
         records = list(s.scalars(select(MyDataRecord).where(MyDataRecord.tx_id == tx_id)))
-        after = _after(s, tx, actor.user_id)
-    for_agent = not after.endswith(f"/drafts/{tx.draft_id}")
+        for_agent = _for_agent(s, tx, actor.user_id)
+    after = _after(for_agent, tx)
     if tx.status == "extracted" and for_agent:
         flash(_("已同意並提供資料，代辦人的申請表已帶入，原始資料已刪除。"), "success")
         return redirect(after)
