@@ -8,11 +8,12 @@ workflow state to draw a list.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -122,6 +123,7 @@ class Case(Base):
         Index("ix_cases_owner_status", "owner_agency", "status"),
         Index("ix_cases_applicant", "applicant_id"),
         Index("ix_cases_next_timer", "next_timer_at"),
+        Index("ix_cases_status_opened", "status", "opened_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -150,6 +152,39 @@ class Case(Base):
     service: Mapped[Service] = relationship(lazy="joined")
     applicant: Mapped[User] = relationship(foreign_keys=[applicant_id])
     agent: Mapped[User | None] = relationship(foreign_keys=[agent_id])
+
+
+class CaseTally(Base):
+    """Finished cases counted by agency, service, Taipei opening day and outcome.
+
+    Written in the transaction that closes a case, once for each agency the
+    case involved (its owner and every agency that had a task on it), so an
+    agency's compliance report sums a few thousand rows instead of scanning its
+    cases. ``owner`` marks the owner's row: the city's figures sum only those,
+    so a case counts once.
+    """
+
+    __tablename__ = "case_tallies"
+
+    agency_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    service_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    opened_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(8), primary_key=True)  # on_time, late
+    owner: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TaskTally(Base):
+    """Completed staff tasks with a deadline, by agency, service, stage, Taipei creation day and outcome."""
+
+    __tablename__ = "task_tallies"
+
+    agency_code: Mapped[str] = mapped_column(String(40), primary_key=True)  # '' for none
+    service_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(120), primary_key=True)
+    created_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(8), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class HumanTask(Base):

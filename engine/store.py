@@ -23,7 +23,7 @@ import orjson
 import psycopg
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, tallies
 from .errors import CaseConflict
 
 CONFLICT_MESSAGE = "case changed since it was loaded"
@@ -90,6 +90,8 @@ def _statements(dialect: str) -> dict[str, str]:
         "remember_request": _sql("INSERT INTO idempotency_keys (key, actor_id, command, response, "
                                  "created_at) VALUES (:key, :actor_id, :command, :response, :created_at)",
                                  dialect),
+        "count_case": _sql(tallies.count_case_sql(dialect), dialect),
+        "count_task": _sql(tallies.count_task_sql(dialect), dialect),
     }
     return {name: _guarded(sql, dialect) if name in _GUARDED else sql for name, sql in statements.items()}
 
@@ -214,12 +216,16 @@ class CaseStore:
         if batch.task_update is not None:
             statement, params = batch.task_update
             out.append((self.sql[statement], self._params(params), True))
+            if statement == "complete_task":
+                out.append((self.sql["count_task"], {"task_id": params["b_id"]}, False))
         if batch.cancelled:
             marks = ", ".join(_placeholder(f"c{i}", self.dialect) for i in range(len(batch.cancelled)))
             sql = (f"UPDATE human_tasks SET status = 'cancelled', completed_at = "
                    f"{_placeholder('completed_at', self.dialect)} WHERE status = 'open' AND id IN ({marks})")
             out.append((sql, {"completed_at": self._value("completed_at", batch.cancelled_at),
                               **{f"c{i}": v for i, v in enumerate(batch.cancelled)}}, False))
+        if batch.case is not None and batch.case.get("closed_at") and batch.case.get("status") == "closed":
+            out.append((self.sql["count_case"], {"case_id": batch.case["b_id"]}, False))
         if self.dialect == "postgresql":
             for event in batch.events:
                 out.append((audit.PG_APPEND_SQL, {**event, "detail": orjson.dumps(event["detail"]).decode(),
