@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select, text  # noqa: E402
 
+from engine import tallies  # noqa: E402
 from engine.access import Actor  # noqa: E402
 from engine.db import reading, utcnow  # noqa: E402
 from engine.models import Case, User  # noqa: E402
@@ -100,6 +101,9 @@ def generate(svc, first: int, last: int) -> None:
             conn.execute(text(TASKS_SQL), params)
             conn.execute(text(EVENTS_SQL), params)
         print(f"  generated {end:,} cases", file=sys.stderr, flush=True)
+    with svc.db.begin() as conn:
+        tallies.rebuild(conn)  # the generator writes rows directly, as a bulk load would
+    print("  recounted the tallies", file=sys.stderr, flush=True)
     with svc.db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE cases"))
         conn.execute(text("VACUUM ANALYZE human_tasks"))

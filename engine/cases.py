@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -132,6 +132,7 @@ class CaseEngine:
         calendar: BusinessCalendar | None = None,
         clock: Callable[[], datetime] = utcnow,
         settings: Mapping[str, Any] | None = None,
+        on_closed: Sequence[Callable[[Session, CaseRef, Mapping[str, Any]], None]] = (),
     ) -> None:
         self.sessions = sessions
         self.forms = forms
@@ -139,6 +140,7 @@ class CaseEngine:
         self.calendar = calendar or BusinessCalendar()
         self.clock = clock
         self.settings = dict(settings or {})
+        self.on_closed = tuple(on_closed)
         self.specs = SpecCache()
         self._by_definition: dict[int, ParsedDefinition] = {}
         self._live = LiveCases()
@@ -222,7 +224,15 @@ class CaseEngine:
 
     def _finish(self, s: Session, box: dict, batch: WriteBatch, result: CommandResult,
                 workflow=None) -> CommandResult:
-        """Write the command's batch, with its idempotency record, and commit."""
+        """Write the command's batch, with its idempotency record, and commit.
+
+        A command that closes its case first lets the ``on_closed`` listeners
+        write in the same transaction (a satisfaction survey, say).
+        """
+        if batch.case is not None and batch.case.get("closed_at") and batch.case.get("status") == "closed":
+            closed = CaseRef.from_row(box["snapshot"].case)
+            for listener in self.on_closed:
+                listener(s, closed, self.settings)
         if box["key"]:
             batch.request = {"key": box["key"], "actor_id": box["actor_id"], "command": box["command"],
                              "response": result.as_dict(), "created_at": self.clock()}

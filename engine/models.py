@@ -488,3 +488,15 @@ class ScheduledRun(Base):
     job: Mapped[str] = mapped_column(String(40), primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Rating(Base):
+    """The applicant's satisfaction with a closed case: one per case, 1 to 5, with an optional comment."""
+
+    __tablename__ = "ratings"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -3,14 +3,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from engine.models import Case, Permit, Service
+from engine.models import Case, Permit, Rating, Service
 
 from .sla import Scope
 
 FROM_RECORDS = ("identity",)  # plus every "mydata:<dataset>"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One service's share of a figure, with its mean where the figure has one."""
+
+    label: str
+    numerator: int
+    denominator: int
+    mean: float | None = None
+
+    @property
+    def value(self) -> float | None:
+        return self.numerator / self.denominator if self.denominator else None
 
 
 @dataclass(frozen=True)
@@ -22,6 +36,8 @@ class Kpi:
     numerator: int
     denominator: int
     note: str = ""
+    mean: float | None = None
+    parts: tuple[Part, ...] = ()
 
     @property
     def value(self) -> float | None:
@@ -33,13 +49,25 @@ class Kpi:
 
 
 def panel(s: Session, scope: Scope) -> list[Kpi]:
-    return [satisfaction(), online_services(s, scope), online_applications(s, scope),
+    return [satisfaction(s, scope), online_services(s, scope), online_applications(s, scope),
             paperless_permits(s, scope), manual_entry_avoided(s, scope)]
 
 
-def satisfaction() -> Kpi:
-    return Kpi("satisfaction", "民眾服務滿意度", "評分 4–5 分的件數 ÷ 評分件數", 0.75, 0, 0,
-               "結案後的滿意度調查尚未開放，尚無評分。")
+def satisfaction(s: Session, scope: Scope) -> Kpi:
+    """Ratings given in the period to the scope's cases: the share of 4 and 5, and the mean, per service."""
+    rows = s.execute(
+        select(Service.name, func.count(), func.sum(case((Rating.score >= 4, 1), else_=0)),
+               func.sum(Rating.score))
+        .select_from(Rating).join(Case, Case.id == Rating.case_id)
+        .join(Service, Service.key == Case.service_key)
+        .where(scope.cases(), Rating.rated_at >= scope.since)
+        .group_by(Service.name).order_by(Service.name)).all()
+    parts = tuple(Part(name, int(high), n, total / n) for name, n, high, total in rows)
+    rated = sum(p.denominator for p in parts)
+    total = sum(p.mean * p.denominator for p in parts)
+    return Kpi("satisfaction", "民眾服務滿意度", "評分 4–5 分的件數 ÷ 評分件數（1–5 分）", 0.75,
+               sum(p.numerator for p in parts), rated, "" if rated else "期間內尚無評分。",
+               total / rated if rated else None, parts)
 
 
 def online_services(s: Session, scope: Scope) -> Kpi:

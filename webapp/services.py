@@ -16,7 +16,7 @@ from engine.db import make_engine, make_session_factory
 from engine.forms import FormRegistry
 from engine.workflow import HandlerRegistry
 from engine.outbox import Sender
-from handlers import mail
+from handlers import mail, satisfaction
 from handlers.mydata.config import MyDataConfig
 
 
@@ -39,7 +39,7 @@ def build(config: dict) -> Services:
     engine = CaseEngine(sessions, forms, registry, calendar=taiwan_calendar(), settings={
         "public_base_url": config["PUBLIC_BASE_URL"],
         "agent_pepper": hashlib.sha256(b"agent:" + config["SECRET_KEY"].encode()).digest(),
-        "mail_enabled": smtp is not None})
+        "mail_enabled": smtp is not None}, on_closed=(satisfaction.ask,))
     senders = {"email": mail.smtp_sender(smtp)} if smtp else {}
     return Services(db, sessions, engine, forms, mydata=config.get("MYDATA"), senders=senders)
 

@@ -91,11 +91,13 @@ def test_a_case_notice_is_mailed_once_in_the_members_language(mail_app, smtp):
     lin.get("/lang/en")  # the member switches to English; later mail follows
     _other, second = apply(lin)
     work(login(mail_app, "ltc.clerk"), second, decision="override", override_reason="測試")
-    # overridden to ineligible: the notice goes out in English
-    deliver(mail_app)
-    english = inbox.messages[-1]
-    assert english["Subject"].startswith("[Tainan One-Stop Services] Case") and second in english["Subject"]
-    assert "Dear 林美麗" in english.get_body(preferencelist=("plain",)).get_content()
+    # overridden to ineligible, the case closes: the notice and the survey go out in English
+    assert deliver(mail_app) == 2
+    notice, survey = sorted(inbox.messages[-2:], key=lambda m: "how did we do" in m["Subject"])
+    assert notice["Subject"] == f"[Tainan One-Stop Services] Case {second}"
+    assert "Dear 林美麗" in notice.get_body(preferencelist=("plain",)).get_content()
+    assert survey["Subject"] == f"[Tainan One-Stop Services] Case {second}: how did we do?"
+    assert "#rating" in survey.get_body(preferencelist=("plain",)).get_content()
 
 
 def test_an_outage_is_retried_then_opens_an_incident_and_a_retry_delivers_once(database_url, tmp_path):

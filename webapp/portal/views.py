@@ -8,11 +8,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 
-from engine import agents, drafts, provenance
+from engine import agents, drafts, provenance, ratings
 from engine.calendar import TAIPEI
 from engine.masking import mask_name
 from engine.db import reading, transaction, utcnow
-from engine.errors import InvalidInput
+from engine.errors import CaseConflict, Forbidden, InvalidInput
 from engine.models import Case, Document, HumanTask, Notification, Permit, Service, User
 from handlers import permits
 from handlers.mydata import jobs as mydata_jobs
@@ -191,18 +191,66 @@ def my_cases():
 @login_required
 def case(case_id: str):
     svc = services.get()
-    actor = current_actor()
     with reading(svc.sessions) as s:
-        record = svc.engine.visible_case(s, actor, case_id)
-        entries = casefile.timeline(s, record)
-        todo = casefile.open_applicant_tasks(s, record)
-        permit = s.scalar(select(Permit).where(Permit.case_id == record.id))
-        data = svc.engine.task_data(s, record)
-        form = svc.forms.get(record.service.application_form)
-        files = s.execute(select(Document.id, Document.filename, Document.created_at)
-                          .where(Document.case_id == record.id).order_by(Document.created_at)).all()
-    return render_template("portal/case.html", case=record, timeline=entries, todo=todo,
-                           permit=permit, data=data, form=form, files=files, now=utcnow())
+        record = svc.engine.visible_case(s, current_actor(), case_id)
+        context = _case_context(s, record)
+    return _case_page(record, **context)
+
+
+def _case_context(s, record: Case) -> dict:
+    svc = services.get()
+    return {
+        "timeline": casefile.timeline(s, record),
+        "todo": casefile.open_applicant_tasks(s, record),
+        "permit": s.scalar(select(Permit).where(Permit.case_id == record.id)),
+        "data": svc.engine.task_data(s, record),
+        "form": svc.forms.get(record.service.application_form),
+        "files": s.execute(select(Document.id, Document.filename, Document.created_at)
+                           .where(Document.case_id == record.id).order_by(Document.created_at)).all(),
+        "rating": ratings.find(s, record.id),
+    }
+
+
+def _case_page(record: Case, status: int = 200, *, answers: dict | None = None,
+               errors: dict | None = None, **context):
+    rate = ratings.can_rate(record, current_actor()) and context["rating"] is None
+    return render_template("portal/case.html", case=record, now=utcnow(), may_rate=rate,
+                           rating_form=services.get().forms.get(ratings.FORM_KEY) if rate else None,
+                           answers=answers or {}, rating_errors=errors or {}, **context), status
+
+
+@bp.post("/my/cases/<case_id>/rating")
+@login_required
+def rate(case_id: str):
+    """The applicant's one satisfaction rating of their closed case."""
+    svc = services.get()
+    actor = current_actor()
+    form = svc.forms.get(ratings.FORM_KEY)
+    answers = form.parse(request.form)
+    with reading(svc.sessions) as s:
+        svc.engine.visible_case(s, actor, case_id)
+    try:
+        with transaction(svc.sessions) as s:
+            ratings.rate(s, actor, s.get(Case, case_id), form, answers, now=utcnow(), locale=select_locale())
+    except Forbidden:
+        abort(403)
+    except CaseConflict as exc:
+        flash(_("此案件已經評分過，感謝您的回饋。") if exc.message == ratings.ALREADY_RATED
+              else _("案件結案後才能評分。"), "warning")
+        return redirect(url_for("portal.case", case_id=case_id))
+    except InvalidInput as exc:
+        return _rating_errors(case_id, answers, labels.messages(exc.errors))
+    flash(_("感謝您的評分！"), "success")
+    return redirect(url_for("portal.case", case_id=case_id) + "#rating")
+
+
+def _rating_errors(case_id: str, answers: dict, errors: dict):
+    """The case page again, with the answers kept and each problem beside its field."""
+    svc = services.get()
+    with reading(svc.sessions) as s:
+        record = svc.engine.visible_case(s, current_actor(), case_id)
+        context = _case_context(s, record)
+    return _case_page(record, 422, answers=answers, errors=errors, **context)
 
 
 @bp.route("/my/tasks/<task_id>", methods=["GET", "POST"])
