@@ -171,6 +171,8 @@ class CaseTally(Base):
     opened_on: Mapped[date] = mapped_column(Date, primary_key=True)
     outcome: Mapped[str] = mapped_column(String(8), primary_key=True)  # on_time, late
     owner: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(12), primary_key=True)
+    hours: Mapped[int] = mapped_column(Integer, primary_key=True)  # see engine.tallies
     n: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -184,6 +186,7 @@ class TaskTally(Base):
     stage: Mapped[str] = mapped_column(String(120), primary_key=True)
     created_on: Mapped[date] = mapped_column(Date, primary_key=True)
     outcome: Mapped[str] = mapped_column(String(8), primary_key=True)
+    hours: Mapped[int] = mapped_column(Integer, primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -6,7 +6,9 @@ in the transaction that finishes it, into ``case_tallies`` / ``task_tallies``
 everything from the derived rows, for a migration or after bulk loads.
 
 Days are Taipei calendar days, so a report's period, which starts at a Taipei
-midnight, selects whole rows.
+midnight, selects whole rows. Each row also carries how long its cases took,
+in whole hours, in buckets (``_hours``), so cycle-time percentiles come from the
+tallies too, to within a bucket's width.
 """
 from __future__ import annotations
 
@@ -20,12 +22,28 @@ def _day(column: str, dialect: str) -> str:
     return f"date({column}, '+8 hours')"
 
 
+def _hours(start: str, end: str, dialect: str) -> str:
+    """Whole hours from ``start`` to ``end``: one-hour buckets up to 3 days, 6 hours to 30 days, then days."""
+    if dialect == "postgresql":
+        hours = f"(extract(epoch FROM {end} - {start}) / 3600)"
+        floor = "floor"
+    else:
+        hours = f"((julianday({end}) - julianday({start})) * 24)"
+        floor = ""  # CAST truncates, and durations are not negative
+    def whole(expr: str) -> str:
+        return f"CAST({floor}({expr}) AS integer)"
+    return (f"CASE WHEN {hours} < 72 THEN {whole(hours)} "
+            f"WHEN {hours} < 720 THEN {whole(hours + ' / 6')} * 6 "
+            f"ELSE {whole(hours + ' / 24')} * 24 END")
+
+
 def _case_rows(dialect: str, where: str) -> str:
     """(agency, service, day, outcome, owner) for each agency of each closed case ``where`` selects."""
     return f"""
 SELECT a.agency_code, c.service_key, {_day('c.opened_at', dialect)} AS opened_on,
        CASE WHEN c.closed_at <= c.due_at THEN 'on_time' ELSE 'late' END AS outcome,
-       a.agency_code = c.owner_agency AS owner
+       a.agency_code = c.owner_agency AS owner, c.channel,
+       {_hours('c.opened_at', 'c.closed_at', dialect)} AS hours
 FROM cases c JOIN (
     SELECT id AS case_id, owner_agency AS agency_code FROM cases WHERE {where.format(id='id')}
     UNION
@@ -39,13 +57,14 @@ def _task_rows(dialect: str, where: str) -> str:
     return f"""
 SELECT coalesce(t.agency_code, '') AS agency_code, c.service_key, t.name AS stage,
        {_day('t.created_at', dialect)} AS created_on,
-       CASE WHEN t.completed_at <= t.due_at THEN 'on_time' ELSE 'late' END AS outcome
+       CASE WHEN t.completed_at <= t.due_at THEN 'on_time' ELSE 'late' END AS outcome,
+       {_hours('t.created_at', 't.completed_at', dialect)} AS hours
 FROM human_tasks t JOIN cases c ON c.id = t.case_id
 WHERE t.status = 'completed' AND t.role <> 'applicant' AND t.due_at IS NOT NULL AND {where}"""
 
 
-_CASE_KEY = "agency_code, service_key, opened_on, outcome, owner"
-_TASK_KEY = "agency_code, service_key, stage, created_on, outcome"
+_CASE_KEY = "agency_code, service_key, opened_on, outcome, owner, channel, hours"
+_TASK_KEY = "agency_code, service_key, stage, created_on, outcome, hours"
 
 
 def count_case_sql(dialect: str) -> str:

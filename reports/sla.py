@@ -7,7 +7,6 @@ An agency's scope is the cases it owns and the tasks it works.
 """
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -227,46 +226,46 @@ class CycleTime:
 
 
 def cycle_times(s: Session, scope: Scope) -> list[CycleTime]:
-    """Median and 90th percentile, in days, of finished cases per service and of each stage."""
-    whole = _percentiles(
-        s, [Service.name], Case.opened_at, Case.closed_at,
-        lambda q: q.join(Service, Service.key == Case.service_key).where(
-            scope.cases(), Case.status == "closed", Case.closed_at >= scope.since))
-    stages = _percentiles(
-        s, [Service.name, HumanTask.name], HumanTask.created_at, HumanTask.completed_at,
-        lambda q: q.join(Case, Case.id == HumanTask.case_id).join(Service, Service.key == Case.service_key)
-        .where(scope.tasks(), STAFF, HumanTask.status == "completed", HumanTask.completed_at >= scope.since))
-    return sorted(whole + stages, key=lambda c: (c.service, c.stage is not None, c.stage or ""))
+    """Median and 90th percentile, in days, of the period's finished cases per service and of each stage.
+
+    From the tallies' duration buckets: exact to the hour up to three days,
+    to six hours up to thirty, to the day beyond.
+    """
+    narrow = (CaseTally.owner.is_(True) if scope.agency is None
+              else CaseTally.agency_code == scope.agency)
+    whole = s.execute(
+        select(Service.name, literal(None), CaseTally.hours, func.sum(CaseTally.n))
+        .join(Service, Service.key == CaseTally.service_key)
+        .where(narrow, CaseTally.opened_on >= scope.since_day)
+        .group_by(Service.name, CaseTally.hours)).all()
+    stages = s.execute(
+        select(Service.name, TaskTally.stage, TaskTally.hours, func.sum(TaskTally.n))
+        .join(Service, Service.key == TaskTally.service_key)
+        .where(True if scope.agency is None else TaskTally.agency_code == scope.agency,
+               TaskTally.created_on >= scope.since_day)
+        .group_by(Service.name, TaskTally.stage, TaskTally.hours)).all()
+    histograms: dict[tuple[str, str | None], dict[int, int]] = defaultdict(dict)
+    for service, stage, hours, n in [*whole, *stages]:
+        histograms[(service, stage)][hours] = int(n)
+    out = [CycleTime(service, stage, sum(h.values()), _quantile(h, 0.5) / 24, _quantile(h, 0.9) / 24)
+           for (service, stage), h in histograms.items()]
+    return sorted(out, key=lambda c: (c.service, c.stage is not None, c.stage or ""))
 
 
-def _percentiles(s: Session, keys: list, start, end, narrow) -> list[CycleTime]:
-    """On PostgreSQL the server computes them (percentile_cont); elsewhere Python does."""
-    def shaped(svc, *rest):
-        return svc, (rest[0] if len(keys) > 1 else None)
-
-    if s.get_bind().dialect.name == "postgresql":
-        days = func.extract("epoch", end - start) / 86400.0
-        query = narrow(select(*keys, func.count(), func.percentile_cont(0.5).within_group(days),
-                              func.percentile_cont(0.9).within_group(days))).group_by(*keys)
-        out = []
-        for row in s.execute(query):
-            svc, stage = shaped(*row[:len(keys)])
-            n, p50, p90 = row[len(keys):]
-            out.append(CycleTime(svc, stage, n, float(p50), float(p90)))
-        return out
-    samples: dict[tuple[str, str | None], list[float]] = defaultdict(list)
-    for row in s.execute(narrow(select(*keys, start, end))):
-        began, ended = row[-2], row[-1]
-        samples[shaped(*row[:len(keys)])].append((ended - began).total_seconds() / 86400)
-    return [CycleTime(svc, stage, len(v), statistics.median(v), _p90(v)) for (svc, stage), v in samples.items()]
-
-
-def _p90(values: list[float]) -> float:
-    """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont does."""
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    rank = 0.9 * (len(ordered) - 1)
+def _quantile(histogram: dict[int, int], p: float) -> float:
+    """The ``p`` quantile of the values the histogram counts, interpolated between closest ranks
+    as PostgreSQL's percentile_cont does."""
+    values = sorted(histogram.items())
+    rank = p * (sum(histogram.values()) - 1)
     low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+    def at(index: int) -> int:
+        seen = 0
+        for value, n in values:
+            seen += n
+            if index < seen:
+                return value
+        return values[-1][0]
+
+    below = at(low)
+    return below + (at(low + 1) - below) * (rank - low)

@@ -23,8 +23,10 @@ def upgrade() -> None:
     sa.Column('opened_on', sa.Date(), nullable=False),
     sa.Column('outcome', sa.String(length=8), nullable=False),
     sa.Column('owner', sa.Boolean(), nullable=False),
+    sa.Column('channel', sa.String(length=12), nullable=False),
+    sa.Column('hours', sa.Integer(), nullable=False),
     sa.Column('n', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('agency_code', 'service_key', 'opened_on', 'outcome', 'owner',
+    sa.PrimaryKeyConstraint('agency_code', 'service_key', 'opened_on', 'outcome', 'owner', 'channel', 'hours',
                             name=op.f('pk_case_tallies'))
     )
     op.create_table('task_tallies',
@@ -33,8 +35,9 @@ def upgrade() -> None:
     sa.Column('stage', sa.String(length=120), nullable=False),
     sa.Column('created_on', sa.Date(), nullable=False),
     sa.Column('outcome', sa.String(length=8), nullable=False),
+    sa.Column('hours', sa.Integer(), nullable=False),
     sa.Column('n', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('agency_code', 'service_key', 'stage', 'created_on', 'outcome',
+    sa.PrimaryKeyConstraint('agency_code', 'service_key', 'stage', 'created_on', 'outcome', 'hours',
                             name=op.f('pk_task_tallies'))
     )
     op.create_index('ix_cases_status_opened', 'cases', ['status', 'opened_at'], unique=False)
