@@ -174,6 +174,8 @@ class CaseTally(Base):
     channel: Mapped[str] = mapped_column(String(12), primary_key=True)
     hours: Mapped[int] = mapped_column(Integer, primary_key=True)  # see engine.tallies
     n: Mapped[int] = mapped_column(Integer, default=0)
+    fields: Mapped[int] = mapped_column(Integer, default=0)            # over the n cases' provenance
+    automatic_fields: Mapped[int] = mapped_column(Integer, default=0)  # of them, from identity or MyData
 
 
 class TaskTally(Base):

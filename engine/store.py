@@ -58,6 +58,8 @@ def _placeholder(name: str, dialect: str) -> str:
 
 
 def _sql(template: str, dialect: str) -> str:
+    if dialect == "postgresql":
+        template = template.replace("%", "%%")  # the driver's own placeholders use it
     return re.sub(r":(\w+)", lambda m: _placeholder(m.group(1), dialect), template)
 
 

@@ -16,6 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 
+IDENTITY = "identity"          # provenance of a field taken from the signed-in account
+MYDATA_PREFIX = "mydata:"      # … and of one taken from a MyData dataset
+
+
 def _day(column: str, dialect: str) -> str:
     if dialect == "postgresql":
         return f"CAST(timezone('Asia/Taipei', {column}) AS date)"
@@ -37,13 +41,30 @@ def _hours(start: str, end: str, dialect: str) -> str:
             f"ELSE {whole(hours + ' / 24')} * 24 END")
 
 
+def _fields(provenance: str, dialect: str, only_automatic: bool = False) -> str:
+    """How many fields the case's provenance lists; with ``only_automatic``, those that came
+    from the signed-in identity or MyData rather than being typed (the KPI 降低人工錄案)."""
+    each = (f"jsonb_each_text({provenance})" if dialect == "postgresql"
+            else f"json_each({provenance})")
+    automatic = (f" WHERE e.value = '{IDENTITY}' OR e.value LIKE '{MYDATA_PREFIX}%'"
+                 if only_automatic else "")
+    return f"(SELECT count(*) FROM {each} e{automatic})"
+
+
+def is_automatic(source: str) -> bool:
+    """Python's reading of the same rule, for the few open cases counted live."""
+    return source == IDENTITY or source.startswith(MYDATA_PREFIX)
+
+
 def _case_rows(dialect: str, where: str) -> str:
     """(agency, service, day, outcome, owner) for each agency of each closed case ``where`` selects."""
     return f"""
 SELECT a.agency_code, c.service_key, {_day('c.opened_at', dialect)} AS opened_on,
        CASE WHEN c.closed_at <= c.due_at THEN 'on_time' ELSE 'late' END AS outcome,
        a.agency_code = c.owner_agency AS owner, c.channel,
-       {_hours('c.opened_at', 'c.closed_at', dialect)} AS hours
+       {_hours('c.opened_at', 'c.closed_at', dialect)} AS hours,
+       {_fields('c.provenance', dialect)} AS fields,
+       {_fields('c.provenance', dialect, only_automatic=True)} AS automatic_fields
 FROM cases c JOIN (
     SELECT id AS case_id, owner_agency AS agency_code FROM cases WHERE {where.format(id='id')}
     UNION
@@ -64,14 +85,16 @@ WHERE t.status = 'completed' AND t.role <> 'applicant' AND t.due_at IS NOT NULL 
 
 
 _CASE_KEY = "agency_code, service_key, opened_on, outcome, owner, channel, hours"
+_CASE_SUMS = "fields, automatic_fields"
 _TASK_KEY = "agency_code, service_key, stage, created_on, outcome, hours"
 
 
 def count_case_sql(dialect: str) -> str:
     """Count one just-closed case (parameter ``case_id``) for each agency it involved."""
-    return (f"INSERT INTO case_tallies ({_CASE_KEY}, n) "
-            f"SELECT r.*, 1 FROM ({_case_rows(dialect, '{id} = :case_id')}) r WHERE true "
-            f"ON CONFLICT ({_CASE_KEY}) DO UPDATE SET n = case_tallies.n + excluded.n")
+    return (f"INSERT INTO case_tallies ({_CASE_KEY}, n, {_CASE_SUMS}) "
+            f"SELECT {_CASE_KEY}, 1, {_CASE_SUMS} FROM ({_case_rows(dialect, '{id} = :case_id')}) r "
+            f"WHERE true ON CONFLICT ({_CASE_KEY}) DO UPDATE SET n = case_tallies.n + excluded.n, "
+            + ", ".join(f"{c} = case_tallies.{c} + excluded.{c}" for c in _CASE_SUMS.split(", ")))
 
 
 def count_task_sql(dialect: str) -> str:
@@ -86,7 +109,8 @@ def rebuild(connection: Connection) -> None:
     dialect = connection.dialect.name
     connection.execute(text("DELETE FROM case_tallies"))
     connection.execute(text(
-        f"INSERT INTO case_tallies ({_CASE_KEY}, n) SELECT {_CASE_KEY}, count(*) "
+        f"INSERT INTO case_tallies ({_CASE_KEY}, n, {_CASE_SUMS}) SELECT {_CASE_KEY}, count(*), "
+        + ", ".join(f"sum({c})" for c in _CASE_SUMS.split(", ")) + " "
         f"FROM ({_case_rows(dialect, 'true')}) r GROUP BY {_CASE_KEY}"))
     connection.execute(text("DELETE FROM task_tallies"))
     connection.execute(text(

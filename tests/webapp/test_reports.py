@@ -172,16 +172,20 @@ def test_kpi_panel_shows_each_figure_with_its_counts(app, login, figures):
     from .test_long_term_care import apply as apply_for_care
 
     apply_for_care(login("lin"))  # recipient name, ID, birth date and phone come from the account
+    _closed, closed_number = apply_for_care(login("lin"))
+    work(login("ltc.clerk"), closed_number, decision="override", override_reason="不符資格")  # ends the case
     with app.app_context(), transaction(services.get().sessions) as s:
         s.execute(update(Case).where(Case.number == figures[0]).values(channel="counter"))
     with app.app_context(), reading(services.get().sessions) as s:
         scope = sla.Scope(None, utcnow() - timedelta(days=30), utcnow())
         panel = {k.key: k for k in kpi.panel(s, scope)}
-        care = s.scalar(select(Case).where(Case.service_key == "long_term_care"))
-    assert (panel["online_applications"].numerator, panel["online_applications"].denominator) == (4, 5)
-    expected = sum(1 for v in care.provenance.values() if v == "identity")
-    assert expected >= 3 and panel["manual_entry"].numerator == expected
-    assert panel["manual_entry"].denominator == len(care.provenance)
+        care = s.scalars(select(Case).where(Case.service_key == "long_term_care")).all()
+    assert sorted(c.status for c in care) == ["closed", "open"]  # one counted from the tallies, one live
+    assert (panel["online_applications"].numerator, panel["online_applications"].denominator) == (5, 6)
+    expected = sum(1 for c in care for v in c.provenance.values() if v == "identity")
+    assert expected >= 6 and panel["manual_entry"].numerator == expected
+    assert panel["manual_entry"].denominator == sum(len(c.provenance) for c in care)
+    assert panel["manual_entry"].note == "2 件申請"
     assert panel["satisfaction"].value is None
     page = text_of(login("admin").get("/supervise/kpi"))
-    assert "80.0%" in page and "線上送出的申請 ÷ 全部申請" in page and "4 / 5" in page
+    assert "83.3%" in page and "線上送出的申請 ÷ 全部申請" in page and "5 / 6" in page

@@ -26,6 +26,8 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=12), nullable=False),
     sa.Column('hours', sa.Integer(), nullable=False),
     sa.Column('n', sa.Integer(), nullable=False),
+    sa.Column('fields', sa.Integer(), nullable=False),
+    sa.Column('automatic_fields', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('agency_code', 'service_key', 'opened_on', 'outcome', 'owner', 'channel', 'hours',
                             name=op.f('pk_case_tallies'))
     )
