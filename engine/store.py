@@ -63,11 +63,16 @@ def _sql(template: str, dialect: str) -> str:
     return re.sub(r":(\w+)", lambda m: _placeholder(m.group(1), dialect), template)
 
 
-def _guarded(update: str, dialect: str) -> str:
-    """On PostgreSQL the statement itself fails unless it changed exactly one row."""
+def _guarded(update: str, dialect: str, also: str = "") -> str:
+    """On PostgreSQL the statement itself fails unless it changed exactly one row.
+
+    ``also`` is a further data-modifying statement over the ``changed`` rows,
+    run as part of the same statement (one statement less per command).
+    """
     if dialect != "postgresql":
         return update
-    return (f"WITH changed AS ({update} RETURNING 1) "
+    counted = f", also AS ({also})" if also else ""
+    return (f"WITH changed AS ({update} RETURNING *){counted} "
             "SELECT onestop_expect_one(count(*)) FROM changed")
 
 
@@ -95,7 +100,11 @@ def _statements(dialect: str) -> dict[str, str]:
         "count_case": _sql(tallies.count_case_sql(dialect), dialect),
         "count_task": _sql(tallies.count_task_sql(dialect), dialect),
     }
-    return {name: _guarded(sql, dialect) if name in _GUARDED else sql for name, sql in statements.items()}
+    guarded = {name: _guarded(sql, dialect) if name in _GUARDED else sql for name, sql in statements.items()}
+    if dialect == "postgresql":
+        guarded["complete_task"] = _guarded(statements["complete_task"], dialect, also=_sql(
+            tallies.count_task_sql(dialect, source="changed", where="true"), dialect))
+    return guarded
 
 
 def _as_datetime(value) -> datetime | None:
@@ -218,7 +227,7 @@ class CaseStore:
         if batch.task_update is not None:
             statement, params = batch.task_update
             out.append((self.sql[statement], self._params(params), True))
-            if statement == "complete_task":
+            if statement == "complete_task" and self.dialect != "postgresql":  # there it is one statement
                 out.append((self.sql["count_task"], {"task_id": params["b_id"]}, False))
         if batch.cancelled:
             marks = ", ".join(_placeholder(f"c{i}", self.dialect) for i in range(len(batch.cancelled)))

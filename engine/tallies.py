@@ -74,13 +74,13 @@ FROM cases c JOIN (
 WHERE c.status = 'closed'"""
 
 
-def _task_rows(dialect: str, where: str) -> str:
+def _task_rows(dialect: str, where: str, source: str = "human_tasks") -> str:
     return f"""
 SELECT coalesce(t.agency_code, '') AS agency_code, c.service_key, t.name AS stage,
        {_day('t.created_at', dialect)} AS created_on,
        CASE WHEN t.completed_at <= t.due_at THEN 'on_time' ELSE 'late' END AS outcome,
        {_hours('t.created_at', 't.completed_at', dialect)} AS hours
-FROM human_tasks t JOIN cases c ON c.id = t.case_id
+FROM {source} t JOIN cases c ON c.id = t.case_id
 WHERE t.status = 'completed' AND t.role <> 'applicant' AND t.due_at IS NOT NULL AND {where}"""
 
 
@@ -97,10 +97,14 @@ def count_case_sql(dialect: str) -> str:
             + ", ".join(f"{c} = case_tallies.{c} + excluded.{c}" for c in _CASE_SUMS.split(", ")))
 
 
-def count_task_sql(dialect: str) -> str:
-    """Count one just-completed task (parameter ``task_id``), if it is a staff task with a deadline."""
+def count_task_sql(dialect: str, source: str = "human_tasks", where: str = "t.id = :task_id") -> str:
+    """Count one just-completed task (parameter ``task_id``), if it is a staff task with a deadline.
+
+    ``source`` may instead name the rows an UPDATE … RETURNING just completed,
+    so that on PostgreSQL the count rides in the completing statement.
+    """
     return (f"INSERT INTO task_tallies ({_TASK_KEY}, n) "
-            f"SELECT r.*, 1 FROM ({_task_rows(dialect, 't.id = :task_id')}) r WHERE true "
+            f"SELECT r.*, 1 FROM ({_task_rows(dialect, where, source)}) r WHERE true "
             f"ON CONFLICT ({_TASK_KEY}) DO UPDATE SET n = task_tallies.n + excluded.n")
 
 
