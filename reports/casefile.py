@@ -124,3 +124,19 @@ def mydata_records(s: Session, case: Case) -> list[tuple[MyDataRecord, MyDataTra
         .where(MyDataTransaction.case_id == case.id)
         .order_by(MyDataTransaction.created_at.desc(), MyDataRecord.id)
     ).all())
+
+
+def diagram_state(s: Session, case: Case) -> dict[str, list[str]]:
+    """The BPMN element ids to mark on the case's diagram, from its human-task rows.
+
+    ``current`` holds the user tasks open now (several during co-signing, once each),
+    ``done`` those completed at least once and not open again.
+    """
+    rows = s.execute(
+        select(HumanTask.spec_name, HumanTask.status)
+        .where(HumanTask.case_id == case.id, HumanTask.status.in_(("open", "completed")))
+        .order_by(HumanTask.created_at, HumanTask.id)
+    ).all()
+    current = list(dict.fromkeys(name for name, status in rows if status == "open"))
+    done = list(dict.fromkeys(name for name, status in rows if status == "completed" and name not in current))
+    return {"current": current, "done": done}
