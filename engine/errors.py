@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 
+def N_(message: str) -> str:
+    """Marks a message for the translation catalogue; the web layer translates it when shown."""
+    return message
+
+
 class EngineError(Exception):
     """Base class. ``message`` is safe to show to the person who acted."""
 

@@ -505,3 +505,38 @@ class Rating(Base):
     score: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text, default="")
     rated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Opinion(Base):
+    """A citizen's opinion (意見反映) on a case, registered with 1999 as a petition (陳情案件).
+
+    Written at once and kept whatever 1999 does; the outbox registers it, and
+    the 1999 status and the agency's reply are copied back as they change.
+    """
+
+    __tablename__ = "opinions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    category: Mapped[str] = mapped_column(String(20))
+    agency_code: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued, open, in_progress, closed
+    request_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    expected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reply: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PetitionLink(Base):
+    """A member's verified link to their 1999 account; the token reads that member's 1999 cases."""
+
+    __tablename__ = "petition_links"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(40))
+    token: Mapped[str] = mapped_column(String(200))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

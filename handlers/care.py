@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.calendar import TAIPEI
 from engine.cases import HandlerContext
-from engine.errors import InvalidInput
+from engine.errors import N_, InvalidInput
 from engine.models import AssessmentSlot, Case, User
 
 CARE_CENTRE = "LTCC"
@@ -125,11 +125,6 @@ def slot_choices(s: Session, now: datetime, district: str | None,
         label_en = f"{start:%a %d %b %H:%M}–{slot.ends_at.astimezone(TAIPEI):%H:%M} · {slot.assessor.display_name}"
         choices.append((slot.id, label, label_en))
     return choices
-
-
-def N_(message: str) -> str:
-    """Marks a message for the translation catalogue; the web layer translates it when shown."""
-    return message
 
 
 SLOT_TAKEN = N_("此時段剛被其他民眾預約，請選擇其他時段。")

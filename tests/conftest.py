@@ -74,6 +74,7 @@ def make_app(url: str, tmp_path: Path, overrides: dict | None = None):
     os.environ.setdefault("ONESTOP_INSTANCE", str(tmp_path / "instance"))
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test-secret",
                       "PUBLIC_BASE_URL": "http://onestop.test", "MYDATA_EMBEDDED_SANDBOX": False,
+                      "PETITION_1999_EMBEDDED_SANDBOX": False,
                       **(overrides or {})})
     with app.app_context():
         svc = services.get()

@@ -40,6 +40,7 @@ def create_app(overrides: dict | None = None) -> APIFlask:
     app.config["OPENAPI_VERSION"] = "3.1.0"
     app.config["AUTO_404_RESPONSE"] = False
     _configure_mydata(app)
+    _configure_petitions(app)
     app.extensions["onestop"] = services.build(app.config)
 
     babel.init_app(app, locale_selector=select_locale)
@@ -62,6 +63,14 @@ def _configure_mydata(app: APIFlask) -> None:
         from .sandbox import mount
 
         app.config["MYDATA"] = mount(app, base)
+
+
+def _configure_petitions(app: APIFlask) -> None:
+    """1999 from PETITION_1999_* settings, or the embedded 1999 sandbox for the demo."""
+    if app.config.get("PETITION_1999") is None and app.config.get("PETITION_1999_EMBEDDED_SANDBOX"):
+        from .sandbox import mount_1999
+
+        app.config["PETITION_1999"] = mount_1999(app, app.config["PUBLIC_BASE_URL"].rstrip("/"))
 
 
 def _register_blueprints(app: APIFlask) -> None:

@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 from handlers.mail import SmtpSettings
+from handlers.petitions.client import Settings1999
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("ONESTOP_INSTANCE", ROOT / "instance"))
@@ -38,6 +39,8 @@ def from_env() -> dict:
         "BABEL_DEFAULT_TIMEZONE": "Asia/Taipei",
         "WTF_CSRF_TIME_LIMIT": None,
         "MYDATA_EMBEDDED_SANDBOX": os.environ.get("ONESTOP_MYDATA_SANDBOX", "1") == "1",
+        "PETITION_1999": Settings1999.from_env(),
+        "PETITION_1999_EMBEDDED_SANDBOX": os.environ.get("ONESTOP_1999_SANDBOX", "1") == "1",
         "WORKER_INTERVAL_SECONDS": float(os.environ.get("ONESTOP_WORKER_INTERVAL", "30")),
         "SMTP": SmtpSettings.from_env(),
         "DEV_MAILBOX_PATH": os.environ.get("ONESTOP_DEV_MAILBOX") or None,

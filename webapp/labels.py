@@ -14,6 +14,8 @@ OUTCOMES = {
     "care_plan": _l("已核定照顧計畫"),
 }
 STATUSES = {"open": _l("處理中"), "closed": _l("已結案"), "cancelled": _l("已撤回")}
+PETITION_STATUSES = {"queued": _l("待送出至 1999"), "open": _l("已立案"), "in_progress": _l("處理中"),
+                     "closed": _l("已回覆結案")}
 ROLES = {
     "applicant": _l("申請人"),
     "traffic_clerk": _l("交通局承辦人"),

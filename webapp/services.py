@@ -18,6 +18,8 @@ from engine.workflow import HandlerRegistry
 from engine.outbox import Sender
 from handlers import mail, satisfaction
 from handlers.mydata.config import MyDataConfig
+from handlers.petitions import opinions
+from handlers.petitions.client import Settings1999
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Services:
     forms: FormRegistry
     mydata: MyDataConfig | None = None
     senders: dict[str, Sender] = field(default_factory=dict)
+    petitions: Settings1999 | None = None
 
 
 def build(config: dict) -> Services:
@@ -41,7 +44,11 @@ def build(config: dict) -> Services:
         "agent_pepper": hashlib.sha256(b"agent:" + config["SECRET_KEY"].encode()).digest(),
         "mail_enabled": smtp is not None}, on_closed=(satisfaction.ask,))
     senders = {"email": mail.smtp_sender(smtp)} if smtp else {}
-    return Services(db, sessions, engine, forms, mydata=config.get("MYDATA"), senders=senders)
+    petitions = config.get("PETITION_1999")
+    if petitions is not None:
+        senders["petition"] = opinions.sender(sessions, petitions)
+    return Services(db, sessions, engine, forms, mydata=config.get("MYDATA"), senders=senders,
+                    petitions=petitions)
 
 
 def get() -> Services:

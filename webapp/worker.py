@@ -21,6 +21,8 @@ from engine import outbox
 from engine.db import utcnow
 from handlers import catalog_review, digest, escalation
 from handlers.mydata import jobs
+from handlers.petitions import opinions
+from handlers.petitions.client import PetitionUnavailable
 
 from . import services
 
@@ -80,6 +82,15 @@ def sweep(app: Flask, leadership: Leadership | None = None) -> None:
             catalog_review.remind_stale(svc.sessions, now, svc.engine.settings)
             if svc.mydata is not None:
                 jobs.purge_expired(svc.sessions, svc.mydata.retention)
+            if svc.petitions is not None:
+                _poll_1999(svc, now)
+
+
+def _poll_1999(svc: services.Services, now) -> None:
+    try:
+        opinions.poll(svc.sessions, svc.petitions, now, svc.engine.settings)
+    except PetitionUnavailable:
+        log.warning("1999 unreachable; its replies are read on a later sweep")
 
 
 def run_forever(app: Flask, interval: float, stop: threading.Event | None = None) -> None:

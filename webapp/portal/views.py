@@ -15,6 +15,7 @@ from engine.db import reading, transaction, utcnow
 from engine.errors import CaseConflict, Forbidden, InvalidInput
 from engine.models import Case, Document, HumanTask, Notification, Permit, Service, User
 from handlers import permits
+from handlers.petitions import opinions
 from handlers.mydata import jobs as mydata_jobs
 from handlers.mydata.datasets import RESOURCES
 from reports import casefile, worklists
@@ -184,7 +185,8 @@ def my_cases():
                             .order_by(Notification.created_at.desc()).limit(10)).all()
         names = {k: v for k, v in s.execute(select(Service.key, Service.name)).all()}
     return render_template("portal/my_cases.html", cases=cases, drafts=my_drafts, todo=todo,
-                           service_names=names, notices=notices, me=actor.user_id)
+                           service_names=names, notices=notices, me=actor.user_id,
+                           petitions_enabled=services.get().petitions is not None)
 
 
 @bp.get("/my/cases/<case_id>")
@@ -208,13 +210,19 @@ def _case_context(s, record: Case) -> dict:
         "files": s.execute(select(Document.id, Document.filename, Document.created_at)
                            .where(Document.case_id == record.id).order_by(Document.created_at)).all(),
         "rating": ratings.find(s, record.id),
+        "opinions": opinions.for_case(s, record.id),
     }
 
 
 def _case_page(record: Case, status: int = 200, *, answers: dict | None = None,
-               errors: dict | None = None, **context):
-    rate = ratings.can_rate(record, current_actor()) and context["rating"] is None
+               errors: dict | None = None, opinion_text: str = "", opinion_errors: dict | None = None,
+               **context):
+    actor = current_actor()
+    rate = ratings.can_rate(record, actor) and context["rating"] is None
+    may_give = services.get().petitions is not None and opinions.may_give(record, actor)
     return render_template("portal/case.html", case=record, now=utcnow(), may_rate=rate,
+                           may_give_opinion=may_give, opinion_text=opinion_text,
+                           opinion_errors=opinion_errors or {},
                            rating_form=services.get().forms.get(ratings.FORM_KEY) if rate else None,
                            answers=answers or {}, rating_errors=errors or {}, **context), status
 
@@ -338,3 +346,6 @@ def permit_pdf(number: str):
         pdf = permits.render(permit, verify_url)
     return send_file(BytesIO(pdf), mimetype="application/pdf", download_name=f"{number}.pdf",
                      as_attachment=True)
+
+
+from . import diagram, petitions  # noqa: E402,F401 - registers their routes
