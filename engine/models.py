@@ -540,3 +540,15 @@ class PetitionLink(Base):
     member_id: Mapped[str] = mapped_column(String(40))
     token: Mapped[str] = mapped_column(String(200))
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Subscription(Base):
+    """A member's choice for one notice topic on one channel; absent means the topic's default."""
+
+    __tablename__ = "subscriptions"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(80), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)   # in_app, email
+    active: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,13 +15,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import outbox
 from engine.calendar import TAIPEI
 from engine.db import transaction
 from engine.models import Agency, ScheduledRun, User
 from reports import export, sla, tables
 
-from . import mail
+from .notices import mail_user
 
 JOB = "weekly_digest"
 
@@ -70,10 +69,7 @@ def digest_pdf(s: Session, agency_code: str, now: datetime) -> tuple[bytes, int,
 
 def _queue(s: Session, user: User, now: datetime, settings: Mapping[str, Any]) -> None:
     pdf, late, agency, period = digest_pdf(s, user.agency_code, now)
-    link = settings.get("public_base_url", "").rstrip("/") + "/supervise/overdue"
-    subject, body = mail.render("weekly_digest", user.locale, name=user.display_name, agency=agency,
-                                period=period, overdue=late, link=link)
-    outbox.enqueue(s, "email", {
-        "to": user.email, "subject": subject, "body": body, "event": JOB,
-        "attachments": [{"filename": f"digest-{now.astimezone(TAIPEI):%Y%m%d}.pdf",
-                         "content_type": "application/pdf", "data": base64.b64encode(pdf).decode()}]})
+    mail_user(s, user, settings, event=JOB, link="/supervise/overdue", agency=agency, period=period,
+              overdue=late, attachments=[{"filename": f"digest-{now.astimezone(TAIPEI):%Y%m%d}.pdf",
+                                          "content_type": "application/pdf",
+                                          "data": base64.b64encode(pdf).decode()}])

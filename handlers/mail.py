@@ -61,6 +61,12 @@ def render(event: str, locale: str, **params) -> tuple[str, str]:
     return subject.strip(), body
 
 
+def render_footer(locale: str, **params) -> str:
+    """The lines every notice mail ends with: the unsubscribe link for its topic."""
+    language = locale if locale in LANGUAGES else "zh_TW"
+    return _env.get_template(f"_footer.{language}.txt").render(**params)
+
+
 def message(settings: SmtpSettings, payload: dict) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = settings.sender
@@ -69,6 +75,8 @@ def message(settings: SmtpSettings, payload: dict) -> EmailMessage:
     mail["Date"] = formatdate(localtime=False)
     domain = settings.sender.rsplit("@", 1)[-1].rstrip(">") if "@" in settings.sender else "onestop"
     mail["Message-ID"] = f"<outbox-{payload['outbox_id']}@{domain}>"
+    if payload.get("unsubscribe"):
+        mail["List-Unsubscribe"] = f"<{payload['unsubscribe']}>"
     mail.set_content(payload["body"])
     for item in payload.get("attachments", ()):
         main, _, sub = item["content_type"].partition("/")

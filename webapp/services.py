@@ -42,6 +42,7 @@ def build(config: dict) -> Services:
     engine = CaseEngine(sessions, forms, registry, calendar=taiwan_calendar(), settings={
         "public_base_url": config["PUBLIC_BASE_URL"],
         "agent_pepper": hashlib.sha256(b"agent:" + config["SECRET_KEY"].encode()).digest(),
+        "unsubscribe_key": hashlib.sha256(b"unsubscribe:" + config["SECRET_KEY"].encode()).digest(),
         "mail_enabled": smtp is not None}, on_closed=(satisfaction.ask,))
     senders = {"email": mail.smtp_sender(smtp)} if smtp else {}
     petitions = config.get("PETITION_1999")

@@ -78,3 +78,6 @@ def language(code: str):
             with transaction(services.get().sessions) as s:
                 s.execute(update(User).where(User.id == current_user.id).values(locale=code))
     return redirect(_safe_next(request.args.get("next"), url_for("portal.catalog")))
+
+
+from . import notices  # noqa: E402,F401 - registers the notice settings and unsubscribe routes

@@ -12,6 +12,7 @@ from engine.db import reading, transaction, utcnow
 from engine.errors import InvalidInput
 from engine.models import HumanTask, Service
 from handlers import catalog_review
+from handlers import news as service_news
 from reports import worklists
 
 from .. import services
@@ -48,6 +49,9 @@ def reassign(task_id: str):
     return redirect(url_for("supervisor.open_cases"))
 
 
+NEWS_MAX = 500
+
+
 @bp.get("/catalog")
 @staff_required("supervisor")
 def catalog():
@@ -71,6 +75,27 @@ def reviewed(key: str):
         item.reviewed_at = utcnow()
         audit.append(s, "catalog.review", actor_id=actor.user_id, ip=actor.ip, detail={"service": key})
     flash(_("已標示「%(name)s」內容已檢視。", name=item.name), "success")
+    return redirect(url_for("supervisor.catalog"))
+
+
+@bp.post("/catalog/<key>/news")
+@staff_required("supervisor")
+def news(key: str):
+    """Publish a short news item of one of the agency's services to the members who follow it."""
+    actor = current_actor()
+    text = request.form.get("text", "").strip()
+    if not text or len(text) > NEWS_MAX:
+        flash(_("請輸入消息內容（最多 %(n)d 字）。", n=NEWS_MAX), "error")
+        return redirect(url_for("supervisor.catalog"))
+    svc = services.get()
+    with transaction(svc.sessions) as s:
+        item = s.get(Service, key)
+        if item is None or item.owner_agency != actor.agency_code:
+            abort(404)
+        told = service_news.publish(s, item, text, svc.engine.settings)
+        audit.append(s, "catalog.news", actor_id=actor.user_id, ip=actor.ip,
+                     detail={"service": key, "readers": told})
+    flash(_("已發布「%(name)s」最新消息，通知 %(n)d 位訂閱會員。", name=item.name, n=told), "success")
     return redirect(url_for("supervisor.catalog"))
 
 
