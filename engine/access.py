@@ -58,7 +58,8 @@ def case_visibility(actor: Actor) -> ColumnElement[bool]:
                 or_(HumanTask.agency_code == actor.agency_code, HumanTask.assignee_id == actor.user_id),
             )
         )
-        return or_(Case.owner_agency == actor.agency_code, agency_task)
+        # staff may also be the applicant themselves (a referral a clerk opened)
+        return or_(Case.owner_agency == actor.agency_code, agency_task, Case.applicant_id == actor.user_id)
     return false()
 
 

@@ -102,6 +102,7 @@ class Service(Base):
     application_form: Mapped[str] = mapped_column(String(60))
     statutory_days: Mapped[int] = mapped_column(Integer, default=7)
     online: Mapped[bool] = mapped_column(Boolean, default=True)
+    open_to_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # staff may apply too
     search_fields: Mapped[dict] = mapped_column(JSONType, default=dict)
     # 管考: the owner agency re-checks the catalog text every ``review_interval_days``.
     review_interval_days: Mapped[int] = mapped_column(Integer, default=180, server_default="180")
@@ -552,3 +553,14 @@ class Subscription(Base):
     channel: Mapped[str] = mapped_column(String(8), primary_key=True)   # in_app, email
     active: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReferralRoute(Base):
+    """Which agency handles each care-referral category (綜合式主動關懷及轉介); admins edit it."""
+
+    __tablename__ = "referral_routes"
+
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    agency_code: Mapped[str] = mapped_column(ForeignKey("agencies.code"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))

@@ -29,6 +29,7 @@ ROLES = {
     "care_assessor": _l("照管專員"),
     "analyst": _l("業務分析人員"),
     "admin": _l("系統管理員"),
+    "village_chief": _l("里長"),
 }
 DECISIONS = {
     "cosign": _l("受理並送會辦"),
@@ -36,6 +37,7 @@ DECISIONS = {
     "reject": _l("駁回／不予受理"),
     "approve": _l("核准"),
     "agree": _l("同意"),
+    "conditions": _l("附條件同意"),
     "object": _l("有意見"),
     "forward": _l("送複審"),
     "return": _l("退回區公所"),

@@ -11,6 +11,7 @@ from engine.cases import CaseEngine
 from engine.db import transaction, utcnow
 from engine.calendar import TAIPEI
 from engine.models import Agency, AssessmentSlot, Service, User
+from handlers import referrals
 
 from .auth import hash_password, token_hash
 
@@ -58,7 +59,7 @@ DEMO_USERS = [
     ("tb.clerk2", "林志豪", "staff", ["traffic_clerk"], "TB", None, None),
     ("tb.supervisor", "黃科長", "staff", ["supervisor", "traffic_clerk"], "TB", None, None),
     ("tb.counter", "蔡服務員", "staff", ["counter_clerk"], "TB", None, None),
-    ("police.yk", "張警員", "staff", ["police_clerk"], "TNPD-YK", None, None),
+    ("police.yk", "張警員", "staff", ["police_clerk", "case_clerk"], "TNPD-YK", None, None),
     ("police.sh", "李警員", "staff", ["police_clerk"], "TNPD-SH", None, None),
     ("police.e1", "吳警員", "staff", ["police_clerk"], "TNPD-1", None, None),
     ("admin", "系統管理員", "staff", ["admin"], "TB", None, None),
@@ -68,9 +69,22 @@ DEMO_USERS = [
     ("sb.clerk", "郭專員", "staff", ["social_bureau_clerk"], "SB", None, None),
     ("sb.supervisor", "蘇科長", "staff", ["supervisor", "social_bureau_clerk"], "SB", None, None),
     ("ltc.clerk", "楊照專", "staff", ["care_clerk"], "LTCC", None, None),
+    ("ca.clerk", "何專員", "staff", ["case_clerk"], "CA", None, None),
+    ("ca.supervisor", "江科長", "staff", ["supervisor", "case_clerk"], "CA", None, None),
+    ("hb.clerk", "羅護理師", "staff", ["case_clerk"], "HB", None, None),
+    ("sb.care", "田社工", "staff", ["case_clerk"], "SB", None, None),
+    ("adpp.clerk", "梁獸醫師", "staff", ["case_clerk"], "ADPP", None, None),
+    ("lb.clerk", "宋專員", "staff", ["case_clerk"], "LB", None, None),
+    ("eb.clerk", "韓輔導員", "staff", ["case_clerk"], "EB", None, None),
+    ("vc.yk", "大灣里 陳里長", "citizen", ["village_chief"], None, "F126543211", None),
     ("ltc.assessor", "謝照專", "staff", ["care_assessor"], "LTCC", None, None),
     ("ltc.assessor2", "何照專", "staff", ["care_assessor"], "LTCC", None, None),
     ("ltc.supervisor", "羅督導", "staff", ["supervisor", "care_clerk"], "LTCC", None, None),
+    ("fb.clerk", "趙消防員", "staff", ["case_clerk"], "FB", None, None),
+    ("fb.supervisor", "錢大隊長", "staff", ["supervisor", "case_clerk"], "FB", None, None),
+    ("epb.clerk", "孫稽查員", "staff", ["case_clerk"], "EPB", None, None),
+    ("pwb.clerk", "周技士", "staff", ["case_clerk"], "PWB", None, None),
+    ("yk.office", "吳課員", "staff", ["case_clerk"], "D31", None, None),
 ]
 
 LOW_INCOME = {
@@ -114,6 +128,49 @@ LONG_TERM_CARE = {
     },
 }
 
+CARE_REFERRAL = {
+    "key": "care_referral",
+    "case_prefix": "REF",
+    "name": "綜合式主動關懷及轉介",
+    "name_en": "Care referral",
+    "category": "社會福利",
+    "description": "發現需要協助的鄰居、長輩或家人，如孤老弱勢、寵物照顧、垃圾清運、後送就醫、勞工權益、學生關懷等，"
+                   "民眾、里長或機關人員都可線上通報；系統依類別轉介權責機關處理，處理結果通知通報人。",
+    "owner_agency": "CA",
+    "application_form": "ref_application",
+    "statutory_days": 5,
+    "open_to_staff": True,
+    "bpmn": "care_referral.bpmn",
+    "search_fields": {
+        "category": "category",
+        "district": "application['person']['district']",
+        "urgency": "application['urgency']",
+    },
+}
+
+ROAD_EVENT = {
+    "key": "road_event",
+    "case_prefix": "REV",
+    "name": "道路使用／大型活動申請",
+    "name_en": "Road use for an event",
+    "category": "交通",
+    "description": "於道路舉辦活動（廟會、路跑、市集、晚會等）需使用或封閉道路者，線上提出申請。交通局受理後，"
+                   "系統依活動規模與設施自動分派轄區警察分局、消防局、環保局、工務局及活動所在區公所平行會辦，"
+                   "各機關互相看得到會辦情形；需補正時各機關的補正事項彙整成一次通知，最後由交通局綜合核定。",
+    "owner_agency": "TB",
+    "application_form": "rev_application",
+    "statutory_days": 14,
+    "bpmn": "road_event.bpmn",
+    "search_fields": {
+        "holder": "application['applicant']['name']",
+        "event": "application['event']['name']",
+        "district": "application['event']['district']",
+        "event_date": "application['event']['date']",
+        "attendance": "application['event']['attendance']",
+        "cohandlers": "cohandlers",
+    },
+}
+
 SERVICES = [
     {
         "key": "large_vehicle_permit",
@@ -137,6 +194,8 @@ SERVICES = [
     },
     LOW_INCOME,
     LONG_TERM_CARE,
+    ROAD_EVENT,
+    CARE_REFERRAL,
 ]
 
 
@@ -154,6 +213,13 @@ def _agencies() -> list[Agency]:
         Agency(code="SB", name="臺南市政府社會局", kind="bureau", parent_code="TCG", districts=[]),
         Agency(code="HB", name="臺南市政府衛生局", kind="bureau", parent_code="TCG", districts=[]),
         Agency(code="LTCC", name="臺南市長期照顧管理中心", kind="centre", parent_code="HB", districts=[]),
+        Agency(code="FB", name="臺南市政府消防局", kind="bureau", parent_code="TCG", districts=[]),
+        Agency(code="EPB", name="臺南市政府環境保護局", kind="bureau", parent_code="TCG", districts=[]),
+        Agency(code="PWB", name="臺南市政府工務局", kind="bureau", parent_code="TCG", districts=[]),
+        Agency(code="CA", name="臺南市政府民政局", kind="bureau", parent_code="TCG", districts=[]),
+        Agency(code="ADPP", name="臺南市動物防疫保護處", kind="bureau", parent_code="TCG", districts=[]),
+        Agency(code="LB", name="臺南市政府勞工局", kind="bureau", parent_code="TCG", districts=[]),
+        Agency(code="EB", name="臺南市政府教育局", kind="bureau", parent_code="TCG", districts=[]),
     ]
     rows += [Agency(code=code, name=f"臺南市政府警察局{name}", kind="police", parent_code="TNPD",
                     districts=districts) for code, (name, districts) in POLICE_SUB_BUREAUS.items()]
@@ -230,6 +296,8 @@ def seed(engine: CaseEngine, bpmn_dir: Path, password: str = DEMO_PASSWORD) -> N
         s.flush()
         seed_slots(s, engine.clock().astimezone(TAIPEI).date())
         seed_services(s)
+        s.flush()
+        referrals.seed_routes(s)
         audit.append(s, "system.seed")
     for item in SERVICES:
         engine.deploy(item["key"], (bpmn_dir / item["bpmn"]).read_bytes())

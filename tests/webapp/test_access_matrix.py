@@ -178,7 +178,7 @@ def _low_income_scene(app, login) -> dict:
     work(login("east.social"), corrected, decision="correction", correction_note="請補附存摺影本")
     return {"cases": [case_id, corrected_id], "staff_task": _open_task(app, case_id, status="open"),
             "applicant_task": _open_task(app, corrected_id, status="open"), "doc": None, "permit": None,
-            "insiders": {"lin", "east.social", "east.chief", "sb.clerk", "sb.supervisor", "admin"}}
+            "insiders": {"lin", "east.social", "east.chief", "sb.clerk", "sb.supervisor", "sb.care", "admin"}}
 
 
 def _care_scene(app, login) -> dict:
@@ -192,15 +192,26 @@ def _care_scene(app, login) -> dict:
             "insiders": {"lin", "ltc.clerk", "ltc.assessor", "ltc.assessor2", "ltc.supervisor", "admin"}}
 
 
+def _referral_scene(app, login) -> dict:
+    from .test_referrals import refer
+
+    case_id, _number = refer(login("citizen"))  # 寵物照顧: routed to 動物防疫保護處
+    return {"cases": [case_id], "staff_task": _open_task(app, case_id, status="open"),
+            "applicant_task": None, "doc": None, "permit": None,
+            "insiders": {"citizen", "adpp.clerk", "ca.clerk", "ca.supervisor", "admin"}}
+
+
 SCENES = {"large_vehicle_permit": _permit_scene, "low_income": _low_income_scene,
-          "long_term_care": _care_scene}
+          "long_term_care": _care_scene, "care_referral": _referral_scene}
 
 
 @pytest.mark.parametrize("service", sorted(SCENES))
 def test_every_role_against_every_case_scoped_page_of_each_service(app, login, scene, service):
     """Everyone not on the case gets 404 on every page and endpoint (citizens: 403 at the workbench)."""
     world = SCENES[service](app, login)
-    citizens = {"citizen", "lin", "company", "stranger"}
+    from webapp.seed import DEMO_USERS
+
+    citizens = {row[0] for row in DEMO_USERS if row[2] == "citizen"} | {"stranger"}
     for username, roles in _every_user().items():
         client = login(username)
         for case_id in world["cases"]:

@@ -56,16 +56,16 @@ def service(key: str):
 @login_required
 def apply(key: str):
     actor = current_actor()
-    if actor.kind != "citizen":
-        abort(403)
     principal_id = request.form.get("principal") or None
     svc = services.get()
     with transaction(svc.sessions) as s:
-        if principal_id:
-            agents.check_may_act(s, actor, principal_id, key, utcnow().astimezone(TAIPEI).date())
         service = s.get(Service, key)
         if service is None:
             abort(404)
+        if actor.kind != "citizen" and not (service.open_to_staff and actor.is_staff and not principal_id):
+            abort(403)
+        if principal_id:
+            agents.check_may_act(s, actor, principal_id, key, utcnow().astimezone(TAIPEI).date())
         prefill = _prefill(principal_id or actor.user_id, svc.forms.get(service.application_form))
         draft = drafts.create(s, actor, key, prefill, principal_id=principal_id)
         draft.sources = provenance.sources_of(prefill, "identity")

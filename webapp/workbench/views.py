@@ -36,12 +36,13 @@ def _load(task_id: str, reveal: bool = False):
         if task is None or task.role == "applicant":
             abort(404)
         case = svc.engine.visible_case(s, actor, task.case_id)
+        same_round = _same_round(s, task)
         page = {
             "task": task,
             "case": case,
             "data": svc.engine.task_data(s, case),
             "siblings": [o for o in casefile.opinions(s, case) if o.task_name == task.name
-                         and o.task_id != task.id],
+                         and o.task_id != task.id and o.task_id in same_round],
             "opinions": casefile.opinions(s, case, exclude_task_id=task.id),
             "timeline": casefile.timeline(s, case),
             "permit": s.scalar(select(Permit).where(Permit.case_id == case.id)),
@@ -54,6 +55,16 @@ def _load(task_id: str, reveal: bool = False):
         }
     page["mydata_fields"] = {r.id: masked(r.fields, reveal) for r, _tx in page["mydata"]}
     return page
+
+
+def _same_round(s, task: HumanTask) -> set[str]:
+    """The tasks dispatched together with ``task``: the same step, opened by the same command.
+
+    A co-handling round that runs again after a correction lists only its own agencies.
+    """
+    return set(s.scalars(select(HumanTask.id).where(
+        HumanTask.case_id == task.case_id, HumanTask.spec_name == task.spec_name,
+        HumanTask.created_at == task.created_at)))
 
 
 @bp.get("/tasks/<task_id>")
