@@ -40,6 +40,33 @@ class Opinion:
     comment: str | None
 
 
+@dataclass(frozen=True)
+class CurrentStage:
+    """A stage the case waits in now: who holds it, since when, due by."""
+
+    name: str
+    agency: str | None
+    since: datetime
+    due_at: datetime | None
+    yours: bool          # waiting on the applicant
+
+
+def current_stages(s: Session, case: Case) -> list[CurrentStage]:
+    """The case's open tasks, one line per stage and agency (co-signing agencies each get theirs)."""
+    tasks = s.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == "open")
+                      .order_by(HumanTask.created_at, HumanTask.id)).all()
+    agencies = _agency_names(s)
+    seen, out = set(), []
+    for task in tasks:
+        key = (task.name, task.agency_code)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(CurrentStage(task.name, agencies.get(task.agency_code or ""), task.created_at, task.due_at,
+                                task.role == "applicant"))
+    return out
+
+
 def _agency_names(s: Session) -> dict[str, str]:
     return dict(s.execute(select(Agency.code, Agency.name)).all())
 

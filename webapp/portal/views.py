@@ -203,6 +203,7 @@ def _case_context(s, record: Case) -> dict:
     svc = services.get()
     return {
         "timeline": casefile.timeline(s, record),
+        "stages": casefile.current_stages(s, record),
         "todo": casefile.open_applicant_tasks(s, record),
         "permit": s.scalar(select(Permit).where(Permit.case_id == record.id)),
         "data": svc.engine.task_data(s, record),
