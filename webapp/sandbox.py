@@ -63,6 +63,6 @@ def mount_1999(app: Flask, base_url: str) -> Settings1999:
     sandbox = Sandbox1999({creds["api_key"]})
     for member in DEMO_MEMBERS:
         sandbox.add_member(member)
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {PREFIX_1999: create_1999_app(sandbox)})
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {PREFIX_1999: create_1999_app(sandbox, test_endpoints=True)})
     app.extensions["sandbox_1999"] = sandbox
     return Settings1999(base_url=f"{base_url}{PREFIX_1999}", api_key=creds["api_key"])

@@ -1,7 +1,7 @@
 """Opinions on a case (registered with 1999) and the member's link to their 1999 account."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -75,8 +75,11 @@ def link_1999():
                 cases = client.member_requests(link.member_id, link.token)
         except PetitionError:
             unavailable = True
+    demo = "sandbox_1999" in current_app.extensions
     return render_template("portal/link_1999.html", link=link, cases=cases, pending=pending, errors=errors,
-                           unavailable=unavailable, form=request.form), (422 if errors else 200)
+                           unavailable=unavailable, form=request.form,
+                           demo_outbox=url_for("portal.catalog") + "1999-sandbox/_test/outbox" if demo else None), \
+        (422 if errors else 200)
 
 
 def _start(client: Client1999, errors: dict) -> tuple[dict | None, dict]:

@@ -542,4 +542,12 @@ def create_sandbox_app(sandbox: Sandbox1999, *, test_endpoints: bool = False) ->
             member = sandbox.add_member(body())
             return jsonify(member_id=member.member_id, requests=member.request_ids), 201
 
+        @app.get("/_test/outbox")
+        def test_outbox():
+            """The one-time codes the sandbox would have sent, newest first (a demo has no phone)."""
+            with sandbox.lock:
+                sent = list(reversed(sandbox.outbox))
+            return jsonify([{"member_id": m, "channel": c, "destination": d, "code": code}
+                            for m, c, d, code in sent])
+
     return app
