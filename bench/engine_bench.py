@@ -22,6 +22,13 @@ Two measurements, interleaved case by case so that both see the same load:
 The headline is the median time per task completion, persisted against
 in-memory, and its ratio. A few warm-up cases precede each measurement.
 
+On PostgreSQL every command ends with a durable commit, which waits for the
+server to flush its WAL to disk; SQLite (WAL mode, synchronous=NORMAL) does not
+wait for the disk at commit. How long that flush takes depends on the disk and
+on what else is writing to it, so the report also gives, for the same server
+just after the run, the median time of a one-row commit with and without that
+wait.
+
 Run:
 
     .venv/bin/python bench/engine_bench.py [--cases 200] [--profile]
@@ -381,6 +388,36 @@ class DatabaseResult:
     persisted: Timings
     in_memory: Timings
     profile: str | None = None
+    commit_ms: tuple[float, float] | None = None  # PostgreSQL: one-row commit, durable and not
+
+
+COMMIT_SAMPLES = 100
+
+
+def commit_costs(svc: services.Services, n: int = COMMIT_SAMPLES) -> tuple[float, float]:
+    """Median ms of a one-row commit on the bench database, waiting for the WAL flush and not.
+
+    The two kinds alternate, so both see the same load.
+    """
+    raw = svc.db.raw_connection()
+    try:
+        conn = raw.driver_connection
+        conn.autocommit = True  # each UPDATE is a transaction of its own
+        conn.execute("CREATE TABLE bench_commit_probe (id integer PRIMARY KEY, n integer NOT NULL)")
+        conn.execute("INSERT INTO bench_commit_probe VALUES (1, 0)")
+        samples: dict[str, list[float]] = {"on": [], "off": []}
+        for _ in range(n):
+            for setting, out in samples.items():
+                conn.execute(f"SET synchronous_commit = {setting}")
+                started = time.perf_counter()
+                conn.execute("UPDATE bench_commit_probe SET n = n + 1 WHERE id = 1")
+                out.append((time.perf_counter() - started) * 1000.0)
+        conn.execute("RESET synchronous_commit")
+        conn.execute("DROP TABLE bench_commit_probe")
+        conn.autocommit = False
+    finally:
+        raw.close()
+    return median(samples["on"]), median(samples["off"])
 
 
 def bench_database(name: str, url: str, n: int, inputs: Inputs, memory: InMemoryFlow,
@@ -391,8 +428,9 @@ def bench_database(name: str, url: str, n: int, inputs: Inputs, memory: InMemory
         flow = PersistedFlow(svc, inputs)
         timings = measure(name, n, {"persisted": flow.run_case, "in-memory": memory.run_case})
         flow.check_outcome(n + WARMUP_CASES)
+        commits = commit_costs(svc) if svc.db.dialect.name == "postgresql" else None
         report = profile_cases(flow, min(n, PROFILE_CASES)) if profile else None
-        return DatabaseResult(name, timings["persisted"], timings["in-memory"], report)
+        return DatabaseResult(name, timings["persisted"], timings["in-memory"], report, commits)
     finally:
         svc.db.dispose()
 
@@ -465,6 +503,11 @@ def print_report(results: list[DatabaseResult]) -> None:
               f"start {t.statements_per_call('start'):.1f}, claim {t.statements_per_call('claim'):.1f}, "
               f"complete {t.statements_per_call('complete'):.1f}; "
               f"in-memory {r.in_memory.cases_per_second:.1f} cases/s")
+    for r in results:
+        if r.commit_ms is not None:
+            durable, unflushed = r.commit_ms
+            print(f"{r.name}: a one-row commit takes {durable:.2f} ms here, {unflushed:.2f} ms "
+                  f"without waiting for the WAL flush")
 
 
 def print_profiles(results: list[DatabaseResult]) -> None:
