@@ -201,8 +201,22 @@ def _referral_scene(app, login) -> dict:
             "insiders": {"citizen", "adpp.clerk", "ca.clerk", "ca.supervisor", "admin"}}
 
 
+def _road_event_scene(app, login) -> dict:
+    from .test_road_event import FESTIVAL_AGENCIES, dispatched
+
+    case_id, number = dispatched(app, login, festival=True)  # 永康區: five agencies co-handle it
+    work(login("fb.clerk"), number, opinion="agree")
+    with app.app_context(), reading(services.get().sessions) as s:
+        doc = s.scalar(select(Document.id).where(Document.case_id == case_id))
+    return {"cases": [case_id], "staff_task": _open_task(app, case_id, agency_code="EPB"),
+            "applicant_task": None, "doc": doc, "permit": None,
+            "insiders": {"company", "tb.clerk", "tb.clerk2", "tb.supervisor", "tb.counter", "admin",
+                         "fb.supervisor", *FESTIVAL_AGENCIES.values()}}
+
+
 SCENES = {"large_vehicle_permit": _permit_scene, "low_income": _low_income_scene,
-          "long_term_care": _care_scene, "care_referral": _referral_scene}
+          "long_term_care": _care_scene, "care_referral": _referral_scene,
+          "road_event": _road_event_scene}
 
 
 @pytest.mark.parametrize("service", sorted(SCENES))

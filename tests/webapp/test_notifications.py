@@ -184,7 +184,9 @@ def test_each_supervisor_gets_one_weekly_digest_pdf(mail_app, smtp):
         sent = digest.send_weekly_digests(svc.sessions, monday, svc.engine.settings)
         again = digest.send_weekly_digests(svc.sessions, monday + timedelta(days=2), svc.engine.settings)
         next_week = digest.send_weekly_digests(svc.sessions, monday + timedelta(days=7), svc.engine.settings)
-    supervisors = ["tb.supervisor", "east.chief", "sb.supervisor", "ltc.supervisor"]
+    from webapp.seed import DEMO_USERS
+
+    supervisors = [row[0] for row in DEMO_USERS if row[2] == "staff" and "supervisor" in row[3]]
     assert (sent, again, next_week) == (len(supervisors), 0, len(supervisors))
     deliver(mail_app)
     mine = [m for m in inbox.messages if m["To"] == "tb-supervisor@example.tw"]
