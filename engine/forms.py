@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -1038,11 +1038,22 @@ class FormRegistry:
         path = self.directory / f"{key}.json"
         if not _FORM_KEY_RE.fullmatch(key) or not path.is_file():
             raise FormNotFound(key)
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        problems = check_form_definition(raw)
-        if problems:
-            raise FormDefinitionError(key, problems)
-        return Form(key=key, title=raw["title"], title_en=raw["title_en"], schema=raw["schema"], ui=raw.get("ui", {}))
+        stat = path.stat()
+        return _checked(key, str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=512)
+def _checked(key: str, path: str, mtime_ns: int, size: int) -> Form:
+    """A form file read and checked once per version of the file, however many registries ask.
+
+    Checking a definition against the JSON Schema meta-schema is the slow part
+    of loading one; the file's modification time and size name the version.
+    """
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    problems = check_form_definition(raw)
+    if problems:
+        raise FormDefinitionError(key, problems)
+    return Form(key=key, title=raw["title"], title_en=raw["title_en"], schema=raw["schema"], ui=raw.get("ui", {}))
 
 
 def check_form_definition(raw: dict) -> list[str]:

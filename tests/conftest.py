@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import uuid
 from pathlib import Path
 
@@ -11,59 +12,86 @@ from sqlalchemy import create_engine, text
 
 from engine.migrate import upgrade
 
+# argon2's cheapest parameters for the demo passwords: same algorithm, a thousand sign-ins in seconds
+os.environ.setdefault("ONESTOP_PASSWORD_PROFILE", "test")
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def _fresh_postgres(base_url: str) -> str:
-    """A brand-new database per test, dropped afterwards by the fixture."""
+def _admin(base_url: str):
+    return create_engine(base_url, isolation_level="AUTOCOMMIT")
+
+
+def _fresh_postgres(base_url: str, template: str | None = None) -> str:
+    """A brand-new database per test (a copy of ``template`` if given), dropped afterwards."""
     name = f"onestop_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    admin = _admin(base_url)
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     admin.dispose()
     return base_url.rsplit("/", 1)[0] + "/" + name
 
 
 def _drop_postgres(base_url: str, url: str) -> None:
     name = url.rsplit("/", 1)[1]
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    admin = _admin(base_url)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory) -> Path:
+    """One migrated SQLite file per test session; each test gets a copy (migrating is the slow part)."""
+    path = tmp_path_factory.mktemp("template") / "onestop.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgres():
+    """One migrated PostgreSQL database per session, the template each test's database is made from."""
+    if not PG_URL:
+        yield None
+        return
+    url = _fresh_postgres(PG_URL)
+    upgrade(url)
+    yield url.rsplit("/", 1)[1]
+    _drop_postgres(PG_URL, url)
+
+
+def _sqlite_copy(template: Path, tmp_path: Path) -> str:
+    target = tmp_path / "onestop.db"
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
+
+
 @pytest.fixture(params=BACKENDS)
-def database_url(request, tmp_path):
+def database_url(request, tmp_path, _migrated_sqlite, _migrated_postgres):
     """A migrated, empty database on each backend (PostgreSQL only with TEST_DATABASE_URL)."""
     if request.param == "postgresql":
         if not PG_URL:
             pytest.skip("TEST_DATABASE_URL is not set")
-        url = _fresh_postgres(PG_URL)
-        upgrade(url)
+        url = _fresh_postgres(PG_URL, template=_migrated_postgres)
         yield url
         _drop_postgres(PG_URL, url)
     else:
-        url = f"sqlite:///{tmp_path / 'onestop.db'}"
-        upgrade(url)
-        yield url
+        yield _sqlite_copy(_migrated_sqlite, tmp_path)
 
 
 @pytest.fixture
-def sqlite_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'onestop.db'}"
-    upgrade(url)
-    return url
+def sqlite_url(tmp_path, _migrated_sqlite):
+    return _sqlite_copy(_migrated_sqlite, tmp_path)
 
 
 @pytest.fixture
-def postgres_url():
+def postgres_url(_migrated_postgres):
     if not PG_URL:
         pytest.skip("TEST_DATABASE_URL is not set")
-    url = _fresh_postgres(PG_URL)
-    upgrade(url)
+    url = _fresh_postgres(PG_URL, template=_migrated_postgres)
     yield url
     _drop_postgres(PG_URL, url)
 
