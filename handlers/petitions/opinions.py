@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 TEXT_MAX = 2000
 POLL_JOB = "petition_poll"
 POLL_OVERLAP = timedelta(minutes=2)   # 1999 times are to the second; re-reading a little is harmless
+POLL_EVERY = timedelta(minutes=1)     # replies are not urgent; sweeps may run every few seconds
 #: 1999's category (service_code) for each service category of the catalog.
 CATEGORIES = {"交通": "traffic", "社會福利": "welfare", "長期照顧": "care"}
 
@@ -109,6 +110,8 @@ def poll(sessions: sessionmaker[Session], settings: Settings1999, now: datetime,
     """
     with transaction(sessions) as s:
         last = s.get(ScheduledRun, (POLL_JOB, "all"))
+        if last is not None and now - last.last_at < POLL_EVERY:
+            return 0
         since = (last.last_at - POLL_OVERLAP) if last else now - timedelta(days=30)
     with Client1999(settings) as client:
         changes = client.updated_since(since)
