@@ -80,7 +80,7 @@ def online_services(s: Session, scope: Scope) -> Kpi:
 
 def online_applications(s: Session, scope: Scope) -> Kpi:
     """Applications opened in the period by channel: finished ones from the tallies, open ones live."""
-    narrow = CaseTally.owner.is_(True) if scope.agency is None else CaseTally.agency_code == scope.agency
+    narrow = scope.case_tallies()
     counts: dict[str, int] = defaultdict(int)
     for channel, n in [
         *s.execute(select(CaseTally.channel, func.sum(CaseTally.n))
@@ -107,7 +107,7 @@ def manual_entry_avoided(s: Session, scope: Scope, service_key: str = "long_term
 
     Finished cases from the tallies, the few open ones read here.
     """
-    narrow = CaseTally.owner.is_(True) if scope.agency is None else CaseTally.agency_code == scope.agency
+    narrow = scope.case_tallies()
     cases, fields, automatic = s.execute(
         select(func.coalesce(func.sum(CaseTally.n), 0), func.coalesce(func.sum(CaseTally.fields), 0),
                func.coalesce(func.sum(CaseTally.automatic_fields), 0))

@@ -55,6 +55,13 @@ class Scope:
         """The Taipei day the period starts on; tallies count whole days."""
         return self.since.astimezone(TAIPEI).date()
 
+    def case_tallies(self):
+        """Tally rows in scope: the agency's own, or for the city each case's owner row only."""
+        return CaseTally.owner.is_(True) if self.agency is None else CaseTally.agency_code == self.agency
+
+    def task_tallies(self):
+        return True if self.agency is None else TaskTally.agency_code == self.agency
+
     def tasks(self):
         return True if self.agency is None else HumanTask.agency_code == self.agency
 
@@ -92,8 +99,7 @@ def compliance(s: Session, scope: Scope) -> list[Compliance]:
 
     Finished cases come from ``case_tallies``; only the open ones are read live.
     """
-    narrow = (CaseTally.owner.is_(True) if scope.agency is None
-              else CaseTally.agency_code == scope.agency)
+    narrow = scope.case_tallies()
     finished = s.execute(
         select(Service.name, CaseTally.opened_on, CaseTally.outcome, func.sum(CaseTally.n))
         .join(Service, Service.key == CaseTally.service_key)
@@ -124,7 +130,7 @@ def stage_compliance(s: Session, scope: Scope) -> list[StageCompliance]:
 
     Completed tasks come from ``task_tallies``; the open overdue ones are read live.
     """
-    narrow = True if scope.agency is None else TaskTally.agency_code == scope.agency
+    narrow = scope.task_tallies()
     rows = s.execute(
         select(Service.name, TaskTally.stage, TaskTally.outcome, func.sum(TaskTally.n))
         .join(Service, Service.key == TaskTally.service_key)
@@ -231,8 +237,7 @@ def cycle_times(s: Session, scope: Scope) -> list[CycleTime]:
     From the tallies' duration buckets: exact to the hour up to three days,
     to six hours up to thirty, to the day beyond.
     """
-    narrow = (CaseTally.owner.is_(True) if scope.agency is None
-              else CaseTally.agency_code == scope.agency)
+    narrow = scope.case_tallies()
     whole = s.execute(
         select(Service.name, literal(None), CaseTally.hours, func.sum(CaseTally.n))
         .join(Service, Service.key == CaseTally.service_key)
@@ -241,7 +246,7 @@ def cycle_times(s: Session, scope: Scope) -> list[CycleTime]:
     stages = s.execute(
         select(Service.name, TaskTally.stage, TaskTally.hours, func.sum(TaskTally.n))
         .join(Service, Service.key == TaskTally.service_key)
-        .where(True if scope.agency is None else TaskTally.agency_code == scope.agency,
+        .where(scope.task_tallies(),
                TaskTally.created_on >= scope.since_day)
         .group_by(Service.name, TaskTally.stage, TaskTally.hours)).all()
     histograms: dict[tuple[str, str | None], dict[int, int]] = defaultdict(dict)
