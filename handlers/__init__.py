@@ -8,7 +8,7 @@ from engine.workflow import HandlerRegistry
 
 
 def register_all(registry: HandlerRegistry) -> HandlerRegistry:
-    from . import care, directory, letters, notices, permits, referrals
+    from . import care, cohandling, directory, letters, notices, permits, referrals
 
     registry.register("directory.police_for_districts", directory.police_for_districts)
     registry.register("directory.district_social_section", directory.district_social_section)
@@ -17,9 +17,7 @@ def register_all(registry: HandlerRegistry) -> HandlerRegistry:
     registry.register("notify.applicant", notices.notify_applicant)
     registry.register("care.eligibility", care.eligibility)
     registry.register("care.book_slot", care.book_slot)
-    from . import cohandling
-
-    registry.register("directory.district_office", cohandling.district_office)
+    registry.register("directory.district_office", directory.district_office)
     registry.register("cohandling.agency_names", cohandling.agency_names)
     registry.register("referral.route", referrals.route)
     return registry

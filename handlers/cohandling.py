@@ -1,9 +1,9 @@
 """Handlers for cross-agency co-handling (跨域會辦).
 
 Which agencies co-handle an application is decided by rules written in the
-diagram; these handlers only answer the questions a rule cannot: which district
-office is responsible for a district, and what the dispatched agencies are
-called when their requests are merged into one note for the applicant.
+diagram; this handler answers what a rule cannot: what the dispatched agencies
+are called when their requests are merged into one note for the applicant (the
+district office comes from ``directory.district_office``).
 """
 from __future__ import annotations
 
@@ -16,15 +16,6 @@ from engine.models import Agency
 NAME_PREFIXES = ("臺南市政府", "臺南市")
 #: The short forms people use for some agency names.
 ABBREVIATIONS = {"環境保護局": "環保局"}
-
-
-def district_office(ctx: HandlerContext, district: str) -> str:
-    """The agency code of the district office (區公所) of ``district``."""
-    offices = ctx.session.scalars(select(Agency).where(Agency.kind == "district")).all()
-    code = next((a.code for a in offices if district in (a.districts or [])), None)
-    if code is None:
-        raise LookupError(f"no district office for {district}")
-    return code
 
 
 def short_name(name: str) -> str:

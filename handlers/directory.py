@@ -17,11 +17,21 @@ def police_for_districts(ctx: HandlerContext, districts: list[str]) -> list[str]
     return sorted({by_district[d] for d in districts})
 
 
+def _covering(ctx: HandlerContext, district: str, what: str, *where) -> str:
+    """The code of the one agency among ``where`` whose districts include ``district``."""
+    agencies = ctx.session.scalars(select(Agency).where(*where))
+    code = next((a.code for a in agencies if district in (a.districts or [])), None)
+    if code is None:
+        raise LookupError(f"no {what} for {district}")
+    return code
+
+
 def district_social_section(ctx: HandlerContext, district: str) -> str:
     """The social section of the district office where the applicant is registered."""
-    sections = ctx.session.scalars(select(Agency).where(Agency.kind == "section",
-                                                        Agency.code.like("%-SOC")))
-    code = next((a.code for a in sections if district in (a.districts or [])), None)
-    if code is None:
-        raise LookupError(f"no district social section for {district}")
-    return code
+    return _covering(ctx, district, "district social section", Agency.kind == "section",
+                     Agency.code.like("%-SOC"))
+
+
+def district_office(ctx: HandlerContext, district: str) -> str:
+    """The agency code of the district office (區公所) of ``district``."""
+    return _covering(ctx, district, "district office", Agency.kind == "district")
