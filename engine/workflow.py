@@ -6,12 +6,13 @@ engine speaks of definitions, tasks and data.
 """
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from lxml import etree
@@ -26,12 +27,16 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimeDateEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 from . import evaluator
 from .errors import CaseConflict, DeploymentError, HandlerFailed, InvalidInput
+
+if TYPE_CHECKING:
+    from .forms import Form
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
 
@@ -43,9 +48,19 @@ class HandlerRegistry:
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._examples: dict[str, Any] = {}
 
-    def register(self, name: str, handler: Handler) -> None:
+    def register(self, name: str, handler: Handler, *, example: Any = None) -> None:
+        """``example`` is a result shaped like the handler's, used when a draft is test-run."""
         self._handlers[name] = handler
+        if example is None:
+            self._examples.pop(name, None)
+        else:
+            self._examples[name] = example
+
+    def example(self, name: str) -> Any:
+        """A copy of the example result registered with ``name``; None when there is none."""
+        return copy.deepcopy(self._examples.get(name))
 
     def get(self, name: str) -> Handler:
         try:
@@ -131,20 +146,26 @@ _PARSER_OPTIONS = dict(
 )
 
 
-def _secure_root(bpmn: bytes) -> etree._Element:
+def secure_root(bpmn: bytes) -> etree._Element:
+    """BPMN parsed with entities, DTDs and network access off and a size cap; the only way in."""
     if len(bpmn) > MAX_BPMN_BYTES:
         raise DeploymentError("diagram too large", [f"diagram exceeds {MAX_BPMN_BYTES} bytes"])
+    refused = DeploymentError("diagram refused", ["DOCTYPE and entity declarations are not allowed"])
     if b"<!DOCTYPE" in bpmn.upper() or b"<!ENTITY" in bpmn.upper():
-        raise DeploymentError("diagram refused", ["DOCTYPE and entity declarations are not allowed"])
+        raise refused
     try:
-        return etree.fromstring(bpmn, etree.XMLParser(**_PARSER_OPTIONS))
+        root = etree.fromstring(bpmn, etree.XMLParser(**_PARSER_OPTIONS))
     except etree.XMLSyntaxError as exc:
         raise DeploymentError("diagram is not well-formed XML", [str(exc)]) from exc
+    info = root.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+        raise refused  # declared in an encoding the byte check above cannot read (UTF-16, say)
+    return root
 
 
 class _SecureParser(SpiffBpmnParser):
     def add_bpmn_bytes(self, bpmn: bytes, name: str) -> None:
-        self.add_bpmn_xml(_secure_root(bpmn), filename=name)
+        self.add_bpmn_xml(secure_root(bpmn), filename=name)
 
 
 def parse_definition(bpmn: bytes, process_id: str | None = None) -> ParsedDefinition:
@@ -165,9 +186,26 @@ def parse_definition(bpmn: bytes, process_id: str | None = None) -> ParsedDefini
         raise DeploymentError("diagram cannot be parsed", [str(exc)]) from exc
     every = [*spec.task_specs.values(),
              *(ts for sub in subprocess_specs.values() for ts in sub.task_specs.values())]
+    _connect_instances(spec, *subprocess_specs.values())
     lanes = {ts.lane for ts in every if getattr(ts, "lane", None)}
     timers = any(isinstance(getattr(ts, "event_definition", None), TimerEventDefinition) for ts in every)
     return ParsedDefinition(pid, spec, subprocess_specs, lanes, timers)
+
+
+def _connect_instances(*processes) -> None:
+    """Let every multi-instance task hear its instances finish, whoever created them.
+
+    SpiffWorkflow connects an instance's completion to its multi-instance parent
+    only when it creates the instance. A case whose instances were created by
+    another process (before a restart, say) would otherwise never get past the
+    multi-instance task on a freshly parsed spec.
+    """
+    for process in processes:
+        for spec in process.task_specs.values():
+            if isinstance(spec, LoopTask):
+                child = process.task_specs[spec.task_spec]
+                if not child.completed_event.is_connected(spec.merge_child):
+                    child.completed_event.connect(spec.merge_child)
 
 
 class SpecCache:
@@ -309,3 +347,18 @@ def earliest_timer(workflow: BpmnWorkflow) -> datetime | None:
 
 def task_properties(task) -> dict[str, str]:
     return dict(task.task_spec.extensions.get("properties", {}) or {})
+
+
+def apply_answers(task, form: Form, submitted: Mapping) -> dict:
+    """Put a user task's validated answers into its data; returns what was stored.
+
+    Every property of the form is stored (``None`` when not submitted), under the
+    task's ``resultKey`` property when it has one, else as top-level names.
+    """
+    result = {name: submitted.get(name) for name in form.schema.get("properties", {})}
+    result_key = task_properties(task).get("resultKey")
+    if result_key:
+        task.data[result_key] = result
+    else:
+        task.data.update(result)
+    return result

@@ -108,6 +108,14 @@ def test_xml_entities_are_refused(svc):
     assert "DOCTYPE" in refused.value.problems[0]
 
 
+def test_entities_declared_in_utf16_are_refused_too(svc):
+    declared = b'<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    xxe = (declared.decode() + BPMN.split(b"?>", 1)[1].decode()).encode("utf-16")
+    with pytest.raises(DeploymentError) as refused:
+        svc.engine.deploy("large_vehicle_permit", xxe)
+    assert "DOCTYPE" in refused.value.problems[0]
+
+
 def test_redeploying_changed_diagram_makes_a_new_version_and_cases_keep_theirs(svc):
     first = start(svc)
     changed = BPMN.replace('name="核定"'.encode(), 'name="核定（新版）"'.encode())
