@@ -41,7 +41,7 @@ translations: .venv/.installed
 
 # After changing user-facing text: refresh the catalogue, translate the new entries, commit the .po.
 messages: .venv/.installed
-	.venv/bin/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o webapp/translations/messages.pot .
+	.venv/bin/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o webapp/translations/messages.pot .
 	.venv/bin/pybabel update -i webapp/translations/messages.pot -d webapp/translations --no-fuzzy-matching --ignore-obsolete
 
 run: install
