@@ -13,6 +13,7 @@ and the COMMIT in one batch. The ORM stays for the rarer commands and for reads.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,7 +35,7 @@ from .db import transaction, utcnow
 from .definitions import parse_and_lint, sha256
 from .documents import Upload
 from .errors import CaseConflict, DeploymentError, EngineError, Forbidden, InvalidInput, NotFound
-from .forms import Form, FormRegistry
+from .forms import Form, FormOverlay, FormRegistry
 from .live import LiveCases, Snapshot, StaleSnapshot
 from .live import from_row as snapshot_of
 from .store import CONFLICT_MESSAGE, CaseStore, WriteBatch
@@ -55,6 +56,7 @@ from .workflow import (
     ParsedDefinition,
     RestrictedScriptEngine,
     SpecCache,
+    apply_answers,
     dump_state,
     earliest_timer,
     load_state,
@@ -143,6 +145,7 @@ class CaseEngine:
         self.on_closed = tuple(on_closed)
         self.specs = SpecCache()
         self._by_definition: dict[int, ParsedDefinition] = {}
+        self._forms_by_definition: dict[int, FormOverlay] = {}
         self._live = LiveCases()
         self.store = CaseStore(sessions.kw["bind"].dialect.name)
 
@@ -153,7 +156,7 @@ class CaseEngine:
         """Store a new published version, or return the latest one if unchanged."""
         parsed, problems = parse_and_lint(bpmn, self.forms, self.handlers, process_id)
         if problems:
-            raise DeploymentError("diagram has problems", problems)
+            raise DeploymentError("diagram has problems", [str(p) for p in problems])
         digest = sha256(bpmn)
         with transaction(self.sessions) as s:
             latest = s.scalar(
@@ -178,6 +181,10 @@ class CaseEngine:
                          detail={"service": service_key, "version": definition.version, "sha256": digest})
         return definition
 
+    def spec_of(self, s: Session, definition_id: int) -> ParsedDefinition:
+        """The parsed diagram of a deployed definition."""
+        return self._parsed(s, definition_id)
+
     def _parsed(self, s: Session, definition_id: int) -> ParsedDefinition:
         """Definitions never change once deployed, so their parsed specs are kept by id."""
         parsed = self._by_definition.get(definition_id)
@@ -186,6 +193,19 @@ class CaseEngine:
                             .where(Definition.id == definition_id)).one()
             parsed = self._by_definition[definition_id] = self.specs.get(*row)
         return parsed
+
+    def forms_of(self, s: Session, definition_id: int) -> FormOverlay:
+        """The forms a definition runs with: its studio edits over the form files."""
+        forms = self._forms_by_definition.get(definition_id)
+        if forms is None:
+            edited = s.scalar(select(Definition.forms).where(Definition.id == definition_id))
+            forms = self._forms_by_definition[definition_id] = FormOverlay(self.forms, edited or {})
+        return forms
+
+    def application_form(self, s: Session, service: Service) -> Form:
+        """The application form new cases of ``service`` are started with."""
+        definition = self.current_definition(s, service.key)
+        return self.forms_of(s, definition.id).get(service.application_form)
 
     def current_definition(self, s: Session, service_key: str) -> Definition:
         definition = s.scalar(
@@ -474,9 +494,9 @@ class CaseEngine:
             service = s.get(Service, service_key)
             if service is None:
                 raise NotFound("no such service")
-            form = self.forms.get(service.application_form)
-            self._validated(form, application, locale)
             definition = self.current_definition(s, service_key)
+            form = self.forms_of(s, definition.id).get(service.application_form)
+            self._validated(form, application, locale)
             now = self.clock()
             applicant = applicant_id or actor.user_id
             if applicant != actor.user_id:
@@ -614,7 +634,7 @@ class CaseEngine:
             if "result" in box:
                 return box["result"]
             row = self._task_row(s, actor, task_id, box, check, with_state=True)
-            form = self.forms.get(row["form_key"])
+            form = self.forms_of(s, row["definition_id"]).get(row["form_key"])
             self._validated(form, submitted, locale)
             case = CaseRef.from_row(row)
             if documents.attachment_fields(form.schema, submitted):
@@ -626,12 +646,7 @@ class CaseEngine:
                 workflow.script_engine = self._script_engine(s, case, actor)
             since = time.time()
             spiff_task = workflow.get_task_from_id(UUID(task_id))
-            result = {name: submitted.get(name) for name in form.schema.get("properties", {})}
-            result_key = task_properties(spiff_task).get("resultKey")
-            if result_key:
-                spiff_task.data[result_key] = result
-            else:
-                spiff_task.data.update(result)
+            result = apply_answers(spiff_task, form, submitted)
             spiff_task.run()
             self._run(workflow)
             now = self.clock()
@@ -684,6 +699,68 @@ class CaseEngine:
                          at=now, detail={"reason": reason[:500]})
             box["result"] = CommandResult(case.id, case.number, case.revision + 1, "cancelled")
         return box["result"]
+
+    def move_to_definition(
+        self,
+        actor: Actor,
+        case_id: str,
+        definition_id: int,
+        transform: Callable[[Mapping, ParsedDefinition, ParsedDefinition, Any], dict],
+        *,
+        expected_revision: int | None = None,
+    ) -> CommandResult:
+        """Move an open case onto another version of its service's diagram, in one transaction.
+
+        ``transform`` turns the case's state into state for the new version (or
+        refuses, raising). Open task rows keep their holder and start; what the
+        new version says of them (name, role, form, deadline) is rewritten.
+        """
+        with transaction(self.sessions) as s:
+            row = s.execute(_CASE_ROW.where(_CASES.c.id == case_id)).mappings().first()
+            if row is None:
+                raise NotFound("no such case")
+            if expected_revision is not None and row["revision"] != expected_revision:
+                raise CaseConflict(CONFLICT_MESSAGE)
+            if row["status"] != "open":
+                raise CaseConflict("case is not open")
+            target = s.get(Definition, definition_id)
+            if target is None or target.service_key != row["service_key"] or target.status != "published":
+                raise NotFound("no such definition")
+            old = self._parsed(s, row["definition_id"])
+            new = self._parsed(s, definition_id)
+            case = dataclasses.replace(CaseRef.from_row(row), definition_id=definition_id)
+            engine = self._script_engine(s, case, actor)
+            workflow = load_state(transform(row["state"], old, new, engine), new, engine)
+            now = self.clock()
+            ready = ready_user_tasks(workflow)
+            values = self._case_values(s, case, workflow, ready, now)
+            result = s.execute(update(_CASES)
+                               .where(_CASES.c.id == case.id, _CASES.c.revision == case.revision)
+                               .values(definition_id=definition_id, revision=case.revision + 1, **values))
+            if result.rowcount != 1:
+                raise CaseConflict(CONFLICT_MESSAGE)
+            self._rewrite_open_tasks(s, case, ready, now)
+            self._live.forget(case.id)
+            audit.append(s, "case.migrate", actor_id=actor.user_id, case_id=case.id, ip=actor.ip, at=now,
+                         detail={"from": row["definition_id"], "to": definition_id,
+                                 "version": target.version})
+            return CommandResult(case.id, case.number, case.revision + 1, values["status"])
+
+    def _rewrite_open_tasks(self, s: Session, case: CaseRef, ready: list, now: datetime) -> None:
+        open_rows = {r.id: r for r in s.execute(select(_TASKS.c.id, _TASKS.c.created_at)
+                                               .where(_TASKS.c.case_id == case.id, _TASKS.c.status == "open"))}
+        kept = ("spec_name", "name", "lane", "role", "agency_code", "form_key", "context", "due_at", "remind_at")
+        for task in ready:
+            task_id = str(task.id)
+            previous = open_rows.pop(task_id, None)
+            if previous is None:
+                s.execute(insert(_TASKS).values(**self._human_task_row(case, task, now)))
+                continue
+            fresh = self._human_task_row(case, task, previous.created_at)
+            s.execute(update(_TASKS).where(_TASKS.c.id == task_id).values({k: fresh[k] for k in kept}))
+        if open_rows:
+            s.execute(update(_TASKS).where(_TASKS.c.id.in_(list(open_rows)))
+                      .values(status="cancelled", completed_at=now))
 
     def fire_due_timers(self, limit: int = 100) -> int:
         """Advance cases whose earliest timer is due; each case in its own transaction."""

@@ -36,10 +36,13 @@ __all__ = [
     "Form",
     "FormDefinitionError",
     "FormNotFound",
+    "FormOverlay",
     "FormRegistry",
     "Option",
     "UploadInfo",
     "check_form_definition",
+    "form_from_definition",
+    "is_form_key",
     "is_tw_business_id",
     "is_tw_national_id",
 ]
@@ -1042,6 +1045,34 @@ class FormRegistry:
         return _checked(key, str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
+def is_form_key(key: str) -> bool:
+    return bool(_FORM_KEY_RE.fullmatch(key or ""))
+
+
+class FormOverlay:
+    """The forms of one definition: those edited in the studio, over the files of a registry."""
+
+    def __init__(self, base: FormRegistry, edited: Mapping[str, Mapping]) -> None:
+        self.base = base
+        self.edited = dict(edited)
+
+    def get(self, key: str) -> Form:
+        raw = self.edited.get(key)
+        return self.base.get(key) if raw is None else form_from_definition(key, raw)
+
+    def raw(self, key: str) -> dict:
+        """The JSON definition of a form, as the studio edits it."""
+        if key in self.edited:
+            return copy.deepcopy(dict(self.edited[key]))
+        path = self.base.directory / f"{key}.json"
+        if not _FORM_KEY_RE.fullmatch(key) or not path.is_file():
+            raise FormNotFound(key)
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def keys(self) -> list[str]:
+        return sorted({*self.base.keys(), *self.edited})
+
+
 @lru_cache(maxsize=512)
 def _checked(key: str, path: str, mtime_ns: int, size: int) -> Form:
     """A form file read and checked once per version of the file, however many registries ask.
@@ -1049,7 +1080,20 @@ def _checked(key: str, path: str, mtime_ns: int, size: int) -> Form:
     Checking a definition against the JSON Schema meta-schema is the slow part
     of loading one; the file's modification time and size name the version.
     """
-    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    return _form(key, json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def form_from_definition(key: str, raw: Mapping) -> Form:
+    """A form from its JSON definition (a studio edit), checked once per distinct content."""
+    return _checked_text(key, json.dumps(raw, ensure_ascii=False))
+
+
+@lru_cache(maxsize=512)
+def _checked_text(key: str, text: str) -> Form:
+    return _form(key, json.loads(text))
+
+
+def _form(key: str, raw: Any) -> Form:
     problems = check_form_definition(raw)
     if problems:
         raise FormDefinitionError(key, problems)

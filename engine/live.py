@@ -93,6 +93,11 @@ class LiveCases:
             kept = self._pop(case_id)
         return kept.workflow if kept is not None and kept.case["revision"] == revision else None
 
+    def forget(self, case_id: str) -> None:
+        """Drop what is kept of a case changed outside the command path (a migration, say)."""
+        with self._lock:
+            self._pop(case_id)
+
     def keep(self, snapshot: Snapshot) -> None:
         if snapshot.case["status"] != "open":
             return

@@ -83,8 +83,12 @@ class Definition(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(12), default="published")
     lint: Mapped[list] = mapped_column(JSONType, default=list)
+    # Forms edited in the studio for this version, by key, over the files in forms/. Plain JSON,
+    # not JSONB: a form's fields are shown in the order they are written.
+    forms: Mapped[dict] = mapped_column(JSON, default=dict)
     created_by: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    approved_by: Mapped[str | None] = mapped_column(String(80))
 
 
 class Service(Base):
@@ -564,3 +568,37 @@ class ReferralRoute(Base):
     agency_code: Mapped[str] = mapped_column(ForeignKey("agencies.code"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+
+
+class DefinitionDraft(Base):
+    """An analyst's unpublished edit of a service's diagram and forms.
+
+    ``revision`` guards concurrent saves; ``problems`` is the check report of the
+    last save. A draft is published by someone other than its author.
+    """
+
+    __tablename__ = "definition_drafts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    service_key: Mapped[str] = mapped_column(ForeignKey("services.key"), index=True)
+    base_definition_id: Mapped[int | None] = mapped_column(ForeignKey("definitions.id"))
+    bpmn_xml: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    forms: Mapped[dict] = mapped_column(JSON, default=dict)  # JSON keeps the fields' order; JSONB would not
+    problems: Mapped[list] = mapped_column(JSONType, default=list)
+    source: Mapped[str] = mapped_column(String(12), default="studio")
+    import_report: Mapped[list] = mapped_column(JSONType, default=list)
+    status: Mapped[str] = mapped_column(String(12), default="editing")
+    revision: Mapped[int] = mapped_column(Integer, default=0)  # the diagram and the status
+    forms_revision: Mapped[int] = mapped_column(Integer, default=0)
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    editors: Mapped[list] = mapped_column(JSONType, default=list)  # everyone who saved it: none may approve it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_note: Mapped[str] = mapped_column(Text, default="")
+    definition_id: Mapped[int | None] = mapped_column(ForeignKey("definitions.id"))
+
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    service: Mapped[Service] = relationship()

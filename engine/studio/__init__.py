@@ -1,0 +1,1 @@
+"""The analyst studio's engine side: drafts, checks, test runs, versions and migration."""
