@@ -84,11 +84,13 @@ def _register_blueprints(app: APIFlask) -> None:
     from .admin.views import bp as admin
     from .mydata.views import bp as mydata
     from .portal.views import bp as portal
+    from .studio.views import bp as studio
     from .supervisor.views import bp as supervisor
     from .verify.views import bp as verify
     from .workbench.views import bp as workbench
 
-    for blueprint in (accounts, portal, workbench, supervisor, verify, mydata, agents, counter, care, devmail, admin):
+    for blueprint in (accounts, portal, workbench, supervisor, verify, mydata, agents, counter, care, devmail, admin,
+                      studio):
         app.register_blueprint(blueprint)
     app.register_blueprint(api)
 
@@ -112,6 +114,9 @@ def _register_template_helpers(app: APIFlask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["mask_id"] = mask_id
     app.jinja_env.filters["mask_name"] = mask_name
+    app.jinja_env.filters["problem"] = lambda problem: problem.text(_)
+    # ``tojson`` keeps the keys' order: a form definition's fields are listed in the order they are written.
+    app.jinja_env.policies["json.dumps_kwargs"] = {"sort_keys": False}
     app.jinja_env.globals["labels"] = labels
     app.jinja_env.globals["current_locale"] = select_locale
     app.jinja_env.globals["document_url"] = document_url

@@ -85,6 +85,8 @@ DEMO_USERS = [
     ("epb.clerk", "孫稽查員", "staff", ["case_clerk"], "EPB", None, None),
     ("pwb.clerk", "周技士", "staff", ["case_clerk"], "PWB", None, None),
     ("yk.office", "吳課員", "staff", ["case_clerk"], "D31", None, None),
+    ("analyst", "劉分析師", "staff", ["analyst"], "RDEC", None, None),
+    ("analyst2", "潘分析師", "staff", ["analyst"], "RDEC", None, None),
 ]
 
 LOW_INCOME = {
@@ -217,6 +219,7 @@ def _agencies() -> list[Agency]:
         Agency(code="EPB", name="臺南市政府環境保護局", kind="bureau", parent_code="TCG", districts=[]),
         Agency(code="PWB", name="臺南市政府工務局", kind="bureau", parent_code="TCG", districts=[]),
         Agency(code="CA", name="臺南市政府民政局", kind="bureau", parent_code="TCG", districts=[]),
+        Agency(code="RDEC", name="臺南市政府研究發展考核委員會", kind="bureau", parent_code="TCG", districts=[]),
         Agency(code="ADPP", name="臺南市動物防疫保護處", kind="bureau", parent_code="TCG", districts=[]),
         Agency(code="LB", name="臺南市政府勞工局", kind="bureau", parent_code="TCG", districts=[]),
         Agency(code="EB", name="臺南市政府教育局", kind="bureau", parent_code="TCG", districts=[]),

@@ -16,6 +16,7 @@ from engine.db import make_engine, make_session_factory
 from engine.forms import FormRegistry
 from engine.workflow import HandlerRegistry
 from engine.outbox import Sender
+from engine.studio.drafts import Studio
 from handlers import mail, satisfaction
 from handlers.mydata.config import MyDataConfig
 from handlers.petitions import opinions
@@ -31,6 +32,7 @@ class Services:
     mydata: MyDataConfig | None = None
     senders: dict[str, Sender] = field(default_factory=dict)
     petitions: Settings1999 | None = None
+    studio: Studio | None = None
 
 
 def build(config: dict) -> Services:
@@ -49,7 +51,7 @@ def build(config: dict) -> Services:
     if petitions is not None:
         senders["petition"] = opinions.sender(sessions, petitions)
     return Services(db, sessions, engine, forms, mydata=config.get("MYDATA"), senders=senders,
-                    petitions=petitions)
+                    petitions=petitions, studio=Studio(engine))
 
 
 def get() -> Services:

@@ -65,7 +65,7 @@ def start(draft_id: str):
         if draft.principal_id and draft.principal_id != actor.user_id:
             abort(404)  # an agent cannot hand over their own records as the principal's
         if request.form and draft.user_id == actor.user_id:
-            form = svc.forms.get(s.get(Service, draft.service_key).application_form)
+            form = svc.engine.application_form(s, s.get(Service, draft.service_key))
             typed, uploads = submissions.read(form)
             drafts.save(s, actor, draft_id, typed, form, uploads)
         user = s.get(User, actor.user_id)

@@ -66,7 +66,7 @@ def apply(key: str):
             abort(403)
         if principal_id:
             agents.check_may_act(s, actor, principal_id, key, utcnow().astimezone(TAIPEI).date())
-        prefill = _prefill(principal_id or actor.user_id, svc.forms.get(service.application_form))
+        prefill = _prefill(principal_id or actor.user_id, svc.engine.application_form(s, service))
         draft = drafts.create(s, actor, key, prefill, principal_id=principal_id)
         draft.sources = provenance.sources_of(prefill, "identity")
         draft.prefilled = provenance.leaf_values(prefill)
@@ -104,7 +104,7 @@ def draft(draft_id: str):
         data = record.data
         has_id = bool(s.get(User, actor.user_id).national_id) and not record.principal_id
         principal = s.get(User, record.principal_id) if record.principal_id else None
-    form = svc.forms.get(service.application_form)
+        form = svc.engine.application_form(s, service)
     page = {"service": service, "form": form, "draft_id": draft_id,
             "mydata": _mydata_offer(service.key, has_id),
             "mydata_by_principal": _mydata_offer(service.key, bool(principal and principal.national_id)),
@@ -207,7 +207,7 @@ def _case_context(s, record: Case) -> dict:
         "todo": casefile.open_applicant_tasks(s, record),
         "permit": s.scalar(select(Permit).where(Permit.case_id == record.id)),
         "data": svc.engine.task_data(s, record),
-        "form": svc.forms.get(record.service.application_form),
+        "form": svc.engine.forms_of(s, record.definition_id).get(record.service.application_form),
         "files": s.execute(select(Document.id, Document.filename, Document.created_at)
                            .where(Document.case_id == record.id).order_by(Document.created_at)).all(),
         "rating": ratings.find(s, record.id),
@@ -273,7 +273,7 @@ def applicant_task(task_id: str):
             abort(404)
         record = svc.engine.visible_case(s, actor, task.case_id)
         data = svc.engine.task_data(s, record).get("application", {}) if task.context.get("pauses_clock") else {}
-        form = choices.resolve(svc.forms.get(task.form_key), s, record, utcnow())
+        form = choices.resolve(svc.engine.forms_of(s, record.definition_id).get(task.form_key), s, record, utcnow())
     if task.status != "open":
         flash(_("此項目已完成。"), "info")
         return redirect(url_for("portal.case", case_id=record.id))
@@ -288,7 +288,7 @@ def applicant_task(task_id: str):
             errors, data = labels.messages(exc.errors), submitted
             if choices.refresh_needed(form, exc.errors):
                 with reading(svc.sessions) as s:
-                    form = choices.resolve(svc.forms.get(task.form_key), s, record, utcnow())
+                    form = choices.resolve(svc.engine.forms_of(s, record.definition_id).get(task.form_key), s, record, utcnow())
         else:
             flash(_("補正資料已送出，案件已送回承辦單位。") if task.context.get("pauses_clock")
                   else _("已送出。"), "success")

@@ -48,8 +48,8 @@ def _load(task_id: str, reveal: bool = False):
             "permit": s.scalar(select(Permit).where(Permit.case_id == case.id)),
             "mydata": casefile.mydata_records(s, case),
             "incidents": outbox.open_incidents(s, case.id),
-            "application_form": svc.forms.get(case.service.application_form),
-            "form": svc.forms.get(task.form_key) if task.form_key else None,
+            "application_form": svc.engine.forms_of(s, case.definition_id).get(case.service.application_form),
+            "form": svc.engine.forms_of(s, case.definition_id).get(task.form_key) if task.form_key else None,
             "now": utcnow(),
             "reveal": reveal,
         }
@@ -130,9 +130,10 @@ def complete(task_id: str):
     svc = services.get()
     with reading(svc.sessions) as s:
         task = s.get(HumanTask, task_id)
-    if task is None or task.role == "applicant" or not task.form_key:
-        abort(404)
-    values, uploads = submissions.read(svc.forms.get(task.form_key))
+        if task is None or task.role == "applicant" or not task.form_key:
+            abort(404)
+        form = svc.engine.forms_of(s, task.case.definition_id).get(task.form_key)
+    values, uploads = submissions.read(form)
     try:
         result = svc.engine.complete_task(
             current_actor(), task_id, values, uploads=uploads,
