@@ -452,6 +452,18 @@ class CaseEngine:
         return row
 
     @staticmethod
+    def _open_case_row(s: Session, case_id: str, expected_revision: int | None, *conditions) -> Mapping:
+        """The case's row with its state, if it exists (and meets ``conditions``), is open and unchanged."""
+        row = s.execute(_CASE_ROW.where(_CASES.c.id == case_id, *conditions)).mappings().first()
+        if row is None:
+            raise NotFound("no such case")
+        if expected_revision is not None and row["revision"] != expected_revision:
+            raise CaseConflict(CONFLICT_MESSAGE)
+        if row["status"] != "open":
+            raise CaseConflict("case is not open")
+        return row
+
+    @staticmethod
     def _check_open(row: Mapping, expected: int | None) -> None:
         if expected is not None and row["revision"] != expected:
             raise CaseConflict(CONFLICT_MESSAGE)
@@ -672,14 +684,7 @@ class CaseEngine:
     def cancel_case(self, actor: Actor, case_id: str, reason: str, *,
                     expected_revision: int | None = None) -> CommandResult:
         with self._command("cancel_case", actor, None) as (s, box):
-            row = s.execute(_CASE_ROW.where(_CASES.c.id == case_id, case_visibility(actor))
-                            ).mappings().first()
-            if row is None:
-                raise NotFound("no such case")
-            if expected_revision is not None and row["revision"] != expected_revision:
-                raise CaseConflict(CONFLICT_MESSAGE)
-            if row["status"] != "open":
-                raise CaseConflict("case is not open")
+            row = self._open_case_row(s, case_id, expected_revision, case_visibility(actor))
             if actor.user_id != row["applicant_id"] and not actor.is_admin:
                 raise Forbidden("only the applicant may withdraw an application")
             case = CaseRef.from_row(row)
@@ -716,13 +721,7 @@ class CaseEngine:
         new version says of them (name, role, form, deadline) is rewritten.
         """
         with transaction(self.sessions) as s:
-            row = s.execute(_CASE_ROW.where(_CASES.c.id == case_id)).mappings().first()
-            if row is None:
-                raise NotFound("no such case")
-            if expected_revision is not None and row["revision"] != expected_revision:
-                raise CaseConflict(CONFLICT_MESSAGE)
-            if row["status"] != "open":
-                raise CaseConflict("case is not open")
+            row = self._open_case_row(s, case_id, expected_revision)
             target = s.get(Definition, definition_id)
             if target is None or target.service_key != row["service_key"] or target.status != "published":
                 raise NotFound("no such definition")

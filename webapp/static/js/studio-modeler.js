@@ -126,19 +126,9 @@
     dom.status.className = "studio__status" + (tone ? " studio__status--" + tone : "");
   }
 
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute("content") : "";
-  }
-
   /** POST JSON; resolves {status, body} whatever the status, rejects only when the network fails. */
   function postJson(url, payload) {
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify(payload)
-    }).then(function (response) {
+    return window.onestopPostJson(url, payload).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (body) {
         return { status: response.status, body: body || {} };
       });
