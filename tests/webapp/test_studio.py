@@ -306,3 +306,51 @@ def test_a_saved_form_keeps_its_fields_in_the_order_written(login):
     page = analyst.get(f"/studio/drafts/{draft_id}/forms/lvp_intake").get_data(as_text=True)
     kept = json.loads(re.search(r'id="form-editor-data">(.*?)</script>', page, re.S).group(1))["definition"]
     assert list(kept["schema"]["properties"]) == ["decision", "correction_note", "reason"]
+
+
+def test_migration_moves_cases_at_several_stages_but_never_one_mid_co_signing_that_changed(login, svc):
+    from .flow import submit_application, work
+
+    company, clerk = login("company"), login("tb.clerk")
+    at_intake, _ = submit_application(company)
+    at_cosign, cosign_number = submit_application(company)
+    work(clerk, cosign_number, decision="cosign")
+    work(login("police.yk"), cosign_number, opinion="agree")
+    at_decide, decide_number = submit_application(company)
+    work(clerk, decide_number, decision="cosign")
+    work(login("police.yk"), decide_number, opinion="agree")
+    work(login("police.sh"), decide_number, opinion="agree")
+
+    cosign_three_to_two = BPMN.replace(
+        '<spiffworkflow:property name="agency" value="unit" />\n          <spiffworkflow:property name="dueDays" value="3" />',
+        '<spiffworkflow:property name="agency" value="unit" />\n          <spiffworkflow:property name="dueDays" value="2" />')
+    assert cosign_three_to_two != BPMN
+    publish(login, cosign_three_to_two)
+
+    analyst = login("analyst")
+    page = analyst.get("/studio/services/large_vehicle_permit/migration").get_data(as_text=True)
+    with reading(svc.sessions) as s:
+        numbers = {case_id: s.get(Case, case_id).number for case_id in (at_intake, at_cosign, at_decide)}
+    assert f'data-case="{numbers[at_intake]}" data-movable="yes"' in page
+    assert f'data-case="{numbers[at_decide]}" data-movable="yes"' in page
+    assert f'data-case="{numbers[at_cosign]}" data-movable="no"' in page
+    assert "會辦進行中" in page
+
+    moved = analyst.post("/studio/services/large_vehicle_permit/migration",
+                         data={"to": 2, "case": [at_intake, at_cosign, at_decide]}, follow_redirects=True)
+    text = moved.get_data(as_text=True)
+    assert "已移轉 2 件案件到第 2 版" in text and f"{numbers[at_cosign]} 未移轉" in text
+    with reading(svc.sessions) as s:
+        versions = {case_id: s.get(Definition, s.get(Case, case_id).definition_id).version
+                    for case_id in numbers}
+        assert versions == {at_intake: 2, at_cosign: 1, at_decide: 2}
+        migrated = s.scalars(select(AuditEvent.case_id).where(AuditEvent.action == "case.migrate")).all()
+        assert sorted(migrated) == sorted([at_intake, at_decide])
+
+    # The moved cases go on under the new version; the one left behind finishes under its own.
+    work(clerk, decide_number, decision="approve", conditions="應依核准路線行駛。")
+    work(login("police.sh"), cosign_number, opinion="agree")
+    with reading(svc.sessions) as s:
+        assert s.get(Case, at_decide).outcome == "approved"
+        assert [t.name for t in s.scalars(select(HumanTask).where(
+            HumanTask.case_id == at_cosign, HumanTask.status == "open"))] == ["核定"]
