@@ -47,6 +47,11 @@ def test_analyst_edits_checks_test_runs_and_a_second_analyst_publishes(site, bro
     due.fill("3")
     due.press("Tab")
 
+    # A new form needs a proper key before the task points at it.
+    panel.get_by_label("或建立新表單（表單代碼）").fill("Bad Key")
+    panel.get_by_role("button", name="建立新表單").click()
+    expect(panel.locator(".field__error")).to_contain_text("小寫英文字母")
+
     # A form field of the same task, in the form editor with its live preview.
     with context.expect_page() as opened:
         page.locator("#studio-form-link").click()

@@ -447,6 +447,7 @@
     return [
       field("formKey", text("form", "表單"), select(optionsWith(forms, formKey, text("unknownForm", "未知表單")), formKey, set("formKey")),
             null, formLink ? [formLink] : []),
+      canEdit ? newFormControl(element) : null,
       h("div", { className: "studio-pair" }, [
         field("dueDays", text("dueDays", "處理期限（工作天）"), textInput(propertyValue(bo, "dueDays"), set("dueDays"), { inputmode: "numeric" })),
         field("remindHours", text("remindHours", "到期前提醒（小時）"), textInput(propertyValue(bo, "remindHours"), set("remindHours"), { inputmode: "numeric" }))
@@ -461,6 +462,30 @@
       }, text("pausesClockHelp", "")),
       otherPropertiesGroup(element)
     ];
+  }
+
+  /** A form that does not exist yet: name it, point the task at it and open the editor to write it. */
+  function newFormControl(element) {
+    var id = "studio-field-" + (++fieldCounter);
+    var input = h("input", { type: "text", id: id, className: "input studio-code", autocomplete: "off",
+                             spellcheck: "false", placeholder: "lvp_note", "data-key": "new-form" });
+    var error = h("p", { className: "field__error", id: id + "-error", hidden: true });
+    var button = h("button", { type: "button", className: "btn btn--secondary", text: text("newForm", "建立新表單") });
+    button.addEventListener("click", function () {
+      var key = input.value.trim();
+      if (!/^[a-z0-9][a-z0-9_]*$/.test(key)) {
+        error.textContent = text("newFormInvalid", "表單代碼只能用小寫英文字母、數字與底線");
+        error.hidden = false;
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", id + "-error");
+        return;
+      }
+      apply([setProperty(element, "formKey", key)]);
+      window.open(formEditorUrl(key), "_blank", "noopener");
+    });
+    return h("div", { className: "field studio-field" }, [
+      h("label", { className: "field__label", for: id, text: text("newFormKey", "或建立新表單（表單代碼）") }),
+      h("div", { className: "studio-row" }, [input, button]), error]);
   }
 
   function otherPropertiesGroup(element) {
@@ -618,7 +643,7 @@
       if (timer) nodes = nodes.concat(timerFields(element, timer));
       if (message) nodes = nodes.concat(messageFields(element, message));
     }
-    return nodes;
+    return nodes.filter(Boolean);
   }
 
   // ---------------------------------------------------------------- panel: rendering
