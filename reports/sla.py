@@ -66,7 +66,7 @@ class Scope:
         return True if self.agency is None else HumanTask.agency_code == self.agency
 
 
-def _month(s: Session, column):
+def month_of(s: Session, column):
     """The Taipei calendar month of a timestamp, as YYYY-MM, in the database's own dialect."""
     if s.get_bind().dialect.name == "postgresql":
         return func.to_char(func.timezone("Asia/Taipei", column), "YYYY-MM")
@@ -106,7 +106,7 @@ def compliance(s: Session, scope: Scope) -> list[Compliance]:
         .where(narrow, CaseTally.opened_on >= scope.since_day)
         .group_by(Service.name, CaseTally.opened_on, CaseTally.outcome)).all()
     rows = [(name, day.strftime("%Y-%m"), outcome, int(n)) for name, day, outcome, n in finished]
-    month = _month(s, Case.opened_at)
+    month = month_of(s, Case.opened_at)
     state = case((Case.due_at < scope.now, "open_overdue"), else_="open_in_time")
     rows += s.execute(
         select(Service.name, month.label("month"), state.label("state"), func.count())
@@ -252,12 +252,12 @@ def cycle_times(s: Session, scope: Scope) -> list[CycleTime]:
     histograms: dict[tuple[str, str | None], dict[int, int]] = defaultdict(dict)
     for service, stage, hours, n in [*whole, *stages]:
         histograms[(service, stage)][hours] = int(n)
-    out = [CycleTime(service, stage, sum(h.values()), _quantile(h, 0.5) / 24, _quantile(h, 0.9) / 24)
+    out = [CycleTime(service, stage, sum(h.values()), quantile(h, 0.5) / 24, quantile(h, 0.9) / 24)
            for (service, stage), h in histograms.items()]
     return sorted(out, key=lambda c: (c.service, c.stage is not None, c.stage or ""))
 
 
-def _quantile(histogram: dict[int, int], p: float) -> float:
+def quantile(histogram: dict[int, int], p: float) -> float:
     """The ``p`` quantile of the values the histogram counts, interpolated between closest ranks
     as PostgreSQL's percentile_cont does."""
     values = sorted(histogram.items())
