@@ -394,10 +394,13 @@ class CaseEngine:
         last = s.execute(stmt).scalar_one()
         return f"{prefix}-{year}-{last:06d}"
 
-    def _validated(self, form: Form, data: dict, locale: str) -> None:
+    def _validated(self, form: Form, data: dict, locale: str) -> dict:
+        """The data with its derived fields filled in (districts from a drawn route, say), if valid."""
+        data = form.derive(data)
         errors = form.validate(data, locale)
         if errors:
             raise InvalidInput("the form has errors", errors)
+        return data
 
     def _attach(self, s: Session, actor: Actor, case: CaseRef, data: dict, form: Form,
                 uploads: Mapping[str, Upload], draft_id: str | None) -> dict:
@@ -508,7 +511,7 @@ class CaseEngine:
                 raise NotFound("no such service")
             definition = self.current_definition(s, service_key)
             form = self.forms_of(s, definition.id).get(service.application_form)
-            self._validated(form, application, locale)
+            application = self._validated(form, application, locale)
             now = self.clock()
             applicant = applicant_id or actor.user_id
             if applicant != actor.user_id:
@@ -647,7 +650,7 @@ class CaseEngine:
                 return box["result"]
             row = self._task_row(s, actor, task_id, box, check, with_state=True)
             form = self.forms_of(s, row["definition_id"]).get(row["form_key"])
-            self._validated(form, submitted, locale)
+            submitted = self._validated(form, submitted, locale)
             case = CaseRef.from_row(row)
             if documents.attachment_fields(form.schema, submitted):
                 submitted = self._attach(s, actor, case, submitted, form, uploads, None)

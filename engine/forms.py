@@ -17,8 +17,9 @@ import math
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -32,6 +33,8 @@ from .masking import mask_address, mask_id
 __all__ = [
     "FORM_ERROR_KEY",
     "FORMAT_CHECKER",
+    "Derivation",
+    "DerivationError",
     "Field",
     "Form",
     "FormDefinitionError",
@@ -71,14 +74,20 @@ UI_KEYS = frozenset(
     }
 )
 WIDGETS = frozenset(
-    {"text", "textarea", "radio", "select", "checkboxes", "date", "time", "email", "tel", "hidden", "file"}
+    {"text", "textarea", "radio", "select", "checkboxes", "date", "time", "email", "tel", "hidden", "file",
+     "route-map"}
 )
+JSON_WIDGETS = frozenset({"route-map"})
+"""Widgets whose value is a JSON object submitted as text (a GeoJSON LineString for ``route-map``)."""
 TRANSFORMS = frozenset({"upper", "nfkc"})
 _FORM_KEYS = frozenset({"title", "title_en", "schema", "ui"})
 _FORM_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _PROPERTY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ROW_INDEX = r"(0|[1-9][0-9]*)"
 _PROBE_LIMIT = 1000
+
+Derivation = Callable[[Any], Any]
+"""Computes a derived field's value from its source's; raises ``DerivationError`` when it cannot."""
 
 
 # --------------------------------------------------------------------------
@@ -256,6 +265,8 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "x-attachment.accept": "檔案類型不支援，請上傳 {types}",
         "x-attachment.maxBytes": "檔案過大（上限 {size}）",
         "x-attachment.descriptor": "檔案資料不完整，請重新上傳",
+        "x-derived": "「{title}」須依「{source}」計算，與填寫的內容不符",
+        "x-derived.unavailable": "目前無法處理此欄位，請稍後再試",
         "invalid": "輸入內容不正確",
     },
     "en": {
@@ -285,6 +296,8 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "x-attachment.accept": "Unsupported file type; please upload {types}",
         "x-attachment.maxBytes": "File too large (limit {size})",
         "x-attachment.descriptor": "File details are incomplete; please upload the file again",
+        "x-derived": "“{title}” is computed from “{source}” and does not match what was entered",
+        "x-derived.unavailable": "This field cannot be processed right now; please try again later",
         "invalid": "Invalid value",
     },
 }
@@ -386,6 +399,11 @@ def _is_repeat(schema: Mapping) -> bool:
 
 def _is_leaf(schema: Mapping) -> bool:
     return not (_is_object(schema) or _is_repeat(schema))
+
+
+def _is_json_leaf(schema: Mapping) -> bool:
+    """An object value without declared properties (a GeoJSON geometry): one input carries it as JSON text."""
+    return "object" in _types(schema) and _is_leaf(schema) and not _is_attachment(schema)
 
 
 def _dict(value: Any) -> Mapping:
@@ -579,6 +597,18 @@ class Field:
 
     def lines(self, value: Any, locale: Any = "zh_TW", reveal: bool = False) -> list[str]:
         return self.display(value, locale, reveal).splitlines()
+
+    @property
+    def derived_from(self) -> str | None:
+        """The sibling property this field is computed from (``x-derived``), if any."""
+        source = _dict(self.schema.get("x-derived")).get("from")
+        return str(source) if source else None
+
+    def json_text(self, value: Any) -> str:
+        """A JSON-valued field's value as the text its input carries."""
+        if value is None or value == "":
+            return ""
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _build_fields(schema: Mapping, ui: Mapping) -> tuple[Field, ...]:
@@ -774,7 +804,9 @@ def _parse_node(schema: Mapping, ui: Mapping, name: str, reader: _Reader) -> Any
     if _types(schema) == {"boolean"}:
         return any(v.strip().lower() not in {"", "0", "false", "off", "no"} for v in reader.strings(name))
     raw = reader.first(name)
-    return _MISSING if raw is None else _scalar(raw, schema, ui)
+    if raw is None:
+        return _MISSING
+    return _json_value(raw) if _is_json_leaf(schema) else _scalar(raw, schema, ui)
 
 
 def _parse_rows(schema: Mapping, ui: Mapping, name: str, reader: _Reader) -> list:
@@ -809,6 +841,17 @@ def _scalar(raw: str, schema: Mapping, ui: Mapping) -> Any:
         value = float(number)
         return value if math.isfinite(value) else text
     return text
+
+
+def _json_value(raw: str) -> Any:
+    """The JSON an input carries; text that is not JSON stays text so ``type`` reports it."""
+    text = raw.strip()
+    if text == "":
+        return _MISSING
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
 
 
 def _transform(text: str, transform: Any) -> str:
@@ -863,6 +906,22 @@ class FormNotFound(LookupError):
     pass
 
 
+class DerivationError(ValueError):
+    """A derived field cannot be computed from its source value; the problem belongs to the source field.
+
+    Form messages are localised here rather than by the web layer, so the
+    error carries its wording in both languages.
+    """
+
+    def __init__(self, message: str, message_en: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.message_en = message_en
+
+    def text(self, locale: Any = "zh_TW") -> str:
+        return self.message_en if _lang(locale) == "en" else self.message
+
+
 class FormDefinitionError(ValueError):
     def __init__(self, key: str, problems: list[str]) -> None:
         super().__init__(f"form {key!r} is invalid: " + "; ".join(problems))
@@ -877,6 +936,8 @@ class Form:
     title_en: str
     schema: dict
     ui: dict
+    derivations: Mapping[str, Derivation] = dataclass_field(default_factory=dict, compare=False, repr=False)
+    """The functions ``x-derived`` names, as the registry was given them."""
 
     def label(self, locale: Any = "zh_TW") -> str:
         return self.title_en if _lang(locale) == "en" and self.title_en else self.title
@@ -908,7 +969,7 @@ class Form:
         schema["properties"][key]["enum"] = [value for value, _zh, _en in choices]
         ui[key] = {**ui.get(key, {}), "ui:enumNames": [zh for _v, zh, _en in choices],
                    "ui:enumNames_en": [en for _v, _zh, en in choices]}
-        return Form(self.key, self.title, self.title_en, schema, ui)
+        return replace(self, schema=schema, ui=ui)
 
     def defaults(self) -> dict:
         found = _defaults(self.schema)
@@ -926,8 +987,47 @@ class Form:
         a ``document_id`` the web layer must check that the document belongs
         to this case and user, and should replace the descriptor with the
         stored one (which also supplies ``content_type`` and ``size``).
+        Derived fields are then computed from their sources (see ``derive``).
         """
-        return _parse_object(self.schema, self.ui, "", _Reader(formdata, files or {}))
+        return self.derive(_parse_object(self.schema, self.ui, "", _Reader(formdata, files or {})))
+
+    @cached_property
+    def _derives(self) -> bool:
+        """Whether any field is computed from another: most forms have none, and skip the copy."""
+        return "x-derived" in json.dumps(self.schema)
+
+    def derive(self, data: Any) -> Any:
+        """A copy of ``data`` with each ``x-derived`` field computed from its source.
+
+        A field whose source is absent (or null) keeps what was entered, so a
+        route without a drawn path keeps its hand-picked districts. When the
+        derivation fails the entered value stays too; ``validate`` reports the
+        failure on the source field.
+        """
+        if not self._derives or not isinstance(data, Mapping):
+            return data
+        result = copy.deepcopy(data)
+        for container, key, spec, _prefix, source_schema in _derived_sites(self.schema, result, ""):
+            outcome = self._derivation(container, spec, source_schema)
+            if outcome is not _MISSING and not isinstance(outcome, DerivationError):
+                container[key] = outcome
+        return result
+
+    def _derivation(self, container: Mapping, spec: Mapping, source_schema: Mapping) -> Any:
+        """The derived value, a ``DerivationError``, or ``_MISSING`` when there is no usable source value.
+
+        A source value its own schema rejects is not derived from: its schema error says what is wrong.
+        """
+        source = container.get(spec["from"])
+        if source is None or not _FormValidator(source_schema, format_checker=FORMAT_CHECKER).is_valid(source):
+            return _MISSING
+        derive = self.derivations.get(spec["by"])
+        if derive is None:
+            return DerivationError(_MESSAGES["zh"]["x-derived.unavailable"], _MESSAGES["en"]["x-derived.unavailable"])
+        try:
+            return derive(source)
+        except DerivationError as exc:
+            return exc
 
     def attachments(self, data: Mapping) -> list[tuple[str, dict]]:
         """``(field name, descriptor)`` for every attachment in ``data``, for storing uploads and checking ownership."""
@@ -940,14 +1040,32 @@ class Form:
     def validate(self, data: dict, locale: str = "zh_TW") -> dict[str, list[str]]:
         """All problems with ``data`` as ``{field name: [messages]}``; ``{}`` when valid."""
         errors: dict[str, list[str]] = {}
+
+        def add(name: str, message: str) -> None:
+            if message not in errors.setdefault(name, []):
+                errors[name].append(message)
+
         for error in _flatten(self._validator.iter_errors(data)):
             path = list(error.absolute_path)
             names, schema, ui = self._locate(path)
-            name = "-".join(names) or FORM_ERROR_KEY
-            message = self._message(error, names, schema, ui, _lang(locale))
-            if message not in errors.setdefault(name, []):
-                errors[name].append(message)
+            add("-".join(names) or FORM_ERROR_KEY, self._message(error, names, schema, ui, _lang(locale)))
+        for name, message in self._derivation_problems(data, _lang(locale)):
+            if name not in errors:
+                add(name, message)
         return errors
+
+    def _derivation_problems(self, data: Any, lang: str) -> Iterator[tuple[str, str]]:
+        """A failed derivation, on its source field; a derived value that differs from the computed one."""
+        for container, key, spec, prefix, source_schema in _derived_sites(self.schema, data, ""):
+            outcome = self._derivation(container, spec, source_schema)
+            if outcome is _MISSING:
+                continue
+            if isinstance(outcome, DerivationError):
+                yield _join(prefix, spec["from"]), outcome.text(lang)
+            elif key in container and container[key] != outcome:
+                names = prefix.split("-") if prefix else []
+                yield _join(prefix, key), _MESSAGES[lang]["x-derived"].format(
+                    title=self._title([*names, key], lang), source=self._title([*names, spec["from"]], lang))
 
     def _locate(self, path: Iterable[str | int]) -> tuple[list[str], Mapping, Mapping]:
         """The field an error path points at: descent stops at leaves (attachments, choice lists)."""
@@ -1003,6 +1121,24 @@ class Form:
         return catalog["x-attachment.descriptor"]
 
 
+def _derived_sites(schema: Mapping, data: Any, prefix: str) -> Iterator[tuple[dict, str, Mapping, str, Mapping]]:
+    """``(object holding the field, its key, x-derived spec, name prefix, source's schema)`` for each derived field."""
+    if not isinstance(data, dict):
+        return
+    properties = _dict(schema.get("properties"))
+    for key, sub in properties.items():
+        sub = _dict(sub)
+        spec = sub.get("x-derived")
+        if isinstance(spec, Mapping) and isinstance(spec.get("from"), str) and isinstance(spec.get("by"), str):
+            yield data, key, spec, prefix, _dict(properties.get(spec["from"]))
+        value, name = data.get(key), _join(prefix, key)
+        if _is_object(sub):
+            yield from _derived_sites(sub, value, name)
+        elif _is_repeat(sub) and isinstance(value, list):
+            for i, row in enumerate(value):
+                yield from _derived_sites(_items(sub), row, f"{name}-{i}")
+
+
 def _any_attachment(fields: Iterable[Field]) -> bool:
     return any(f.kind == "attachment" or _any_attachment(f.children) for f in fields)
 
@@ -1021,18 +1157,27 @@ def _flatten(errors: Iterable[ValidationError]) -> Iterator[ValidationError]:
 # Registry and definition checks
 
 class FormRegistry:
-    """Forms loaded from ``<directory>/<key>.json``, checked once and cached."""
+    """Forms loaded from ``<directory>/<key>.json``, checked once and cached.
 
-    def __init__(self, directory: Path) -> None:
+    ``derivations`` are the functions ``x-derived`` may name; the application
+    supplies them, so the engine needs to know nothing of what they compute.
+    """
+
+    def __init__(self, directory: Path, derivations: Mapping[str, Derivation] | None = None) -> None:
         self.directory = Path(directory)
+        self.derivations: dict[str, Derivation] = dict(derivations or {})
         self._cache: dict[str, Form] = {}
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Form:
         with self._lock:
             if key not in self._cache:
-                self._cache[key] = self._load(key)
+                self._cache[key] = self.bind(self._load(key))
             return self._cache[key]
+
+    def bind(self, form: Form) -> Form:
+        """``form`` able to compute its derived fields with this registry's derivations."""
+        return replace(form, derivations=self.derivations) if self.derivations else form
 
     def keys(self) -> list[str]:
         return sorted(p.stem for p in self.directory.glob("*.json") if _FORM_KEY_RE.fullmatch(p.stem))
@@ -1058,7 +1203,7 @@ class FormOverlay:
 
     def get(self, key: str) -> Form:
         raw = self.edited.get(key)
-        return self.base.get(key) if raw is None else form_from_definition(key, raw)
+        return self.base.get(key) if raw is None else self.base.bind(form_from_definition(key, raw))
 
     def raw(self, key: str) -> dict:
         """The JSON definition of a form, as the studio edits it."""
@@ -1214,6 +1359,8 @@ def _check_widget(schema: Mapping, ui: Mapping, path: str) -> list[str]:
         return [f"{path}: ui:widget 'checkboxes' needs an array of enum values"]
     if (widget == "file") != (kind == "attachment"):
         return [f"{path}: ui:widget 'file' goes with x-attachment (and only with it)"]
+    if (widget in JSON_WIDGETS) != _is_json_leaf(schema):
+        return [f"{path}: ui:widget {widget!r} goes with an object type without properties (and only with it)"]
     return []
 
 
@@ -1227,6 +1374,8 @@ def _check_keywords(schema: Mapping, ui: Mapping, siblings: Mapping, path: str) 
         problems.append(f"{path}: x-after must name a sibling property")
     if _is_attachment(schema):
         problems += _check_attachment_spec(schema, path)
+    if "x-derived" in schema:
+        problems += _check_derived(schema["x-derived"], siblings, path)
     enum = (_items(schema) if _kind(schema) == "multi" else schema).get("enum")
     for key in ("ui:enumNames", "ui:enumNames_en"):
         names = ui.get(key)
@@ -1234,6 +1383,19 @@ def _check_keywords(schema: Mapping, ui: Mapping, siblings: Mapping, path: str) 
             problems.append(f"{path}: {key} must list one label per enum value")
     if "default" in schema and not _FormValidator(schema, format_checker=FORMAT_CHECKER).is_valid(schema["default"]):
         problems.append(f"{path}: default does not satisfy the schema")
+    return problems
+
+
+def _check_derived(spec: Any, siblings: Mapping, path: str) -> list[str]:
+    """``x-derived``: ``{"from": <sibling property>, "by": <derivation name>}``."""
+    if not isinstance(spec, Mapping) or set(spec) != {"from", "by"}:
+        return [f"{path}: x-derived must be an object with exactly 'from' and 'by'"]
+    problems = []
+    source = spec["from"]
+    if not isinstance(source, str) or source not in siblings or source == path.rsplit(".", 1)[-1]:
+        problems.append(f"{path}: x-derived.from must name a sibling property")
+    if not isinstance(spec["by"], str) or not spec["by"]:
+        problems.append(f"{path}: x-derived.by must name a derivation")
     return problems
 
 

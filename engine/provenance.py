@@ -25,6 +25,8 @@ def leaf_paths(data: Any, prefix: str = "") -> list[str]:
     if isinstance(data, Mapping):
         if "document_id" in data and "filename" in data:  # an attachment is one value
             return [prefix] if prefix else []
+        if "type" in data and "coordinates" in data:  # so is a drawn GeoJSON geometry
+            return [prefix] if prefix else []
         return [p for k, v in data.items() for p in leaf_paths(v, f"{prefix}-{k}" if prefix else str(k))]
     if isinstance(data, list):
         if all(not isinstance(v, (Mapping, list)) for v in data):

@@ -31,8 +31,7 @@ def issue(ctx: HandlerContext, conditions: str | None = None) -> dict:
         holder_id=mask_id(application["applicant"]["id_no"]),
         vehicles=[{k: v.get(k) for k in ("plate", "type", "gross_weight")}
                   for v in application["vehicles"]],
-        route_segments=[{k: s.get(k) for k in ("from", "to", "roads", "districts")}
-                        for s in application["route_segments"]],
+        route_segments=[route_segment(s) for s in application["route_segments"]],
         time_windows=application["time_windows"],
         conditions=[line.strip() for line in (conditions or DEFAULT_CONDITIONS).splitlines()
                     if line.strip()],
@@ -45,6 +44,14 @@ def issue(ctx: HandlerContext, conditions: str | None = None) -> dict:
     ctx.session.add(permit)
     ctx.session.flush()
     return {"number": permit.number}
+
+
+def route_segment(segment: dict) -> dict:
+    """What a permit keeps of a route segment; ``path`` (GeoJSON) only when the route was drawn on the map."""
+    kept = {k: segment.get(k) for k in ("from", "to", "roads", "districts")}
+    if segment.get("path"):
+        kept["path"] = segment["path"]
+    return kept
 
 
 def vehicle_keys(vehicles: list[dict]) -> list[str]:

@@ -17,7 +17,7 @@ from engine.forms import FormRegistry
 from engine.workflow import HandlerRegistry
 from engine.outbox import Sender
 from engine.studio.drafts import Studio
-from handlers import mail, satisfaction
+from handlers import geo, mail, satisfaction
 from handlers.mydata.config import MyDataConfig
 from handlers.petitions import opinions
 from handlers.petitions.client import Settings1999
@@ -38,7 +38,7 @@ class Services:
 def build(config: dict) -> Services:
     db = make_engine(config["DATABASE_URL"])
     sessions = make_session_factory(db)
-    forms = FormRegistry(Path(config["FORMS_DIR"]))
+    forms = FormRegistry(Path(config["FORMS_DIR"]), derivations={"districts_crossed": geo.districts_crossed})
     registry = handlers.register_all(HandlerRegistry())
     smtp = config.get("SMTP")
     engine = CaseEngine(sessions, forms, registry, calendar=taiwan_calendar(), settings={

@@ -556,3 +556,133 @@ def test_schema_view_shows_labels_not_codes(env: Environment, registry: FormRegi
 
     english = render(env, "{{ schema_view(form, data, 'en') }}", form=application, data=data)
     assert "Company" in english and "Anping Dist., West Central Dist." in english
+
+
+# -- derived fields and JSON-valued widgets ----------------------------------
+
+ROUTE = {"type": "LineString", "coordinates": [[120.2571, 23.0263], [120.235, 22.98]]}
+
+
+def fake_districts(path):
+    """Stands in for the city's geometry: a route's districts are named by its first point."""
+    from engine.forms import DerivationError
+
+    if path.get("coordinates", [[0]])[0][0] > 121:
+        raise DerivationError("路線不在臺南市範圍內", "The route goes outside Tainan City")
+    return ["永康區", "東區"]
+
+
+@pytest.fixture(scope="module")
+def routed() -> Form:
+    return FormRegistry(FORMS, derivations={"districts_crossed": fake_districts}).get("lvp_application")
+
+
+def drawn(path, districts=()) -> MultiDict:
+    fields = [(k, v) for k, v in VALID_FIELDS if k != "route_segments-0-districts"]
+    fields += [("route_segments-0-path", path if isinstance(path, str) else json.dumps(path))]
+    return MultiDict(fields + [("route_segments-0-districts", d) for d in districts])
+
+
+def test_a_drawn_path_is_parsed_from_json_and_the_districts_are_computed_from_it(routed: Form):
+    data = routed.parse(drawn(ROUTE, districts=["新市區"]), contract_upload())
+    assert data["route_segments"][0]["path"] == ROUTE
+    assert data["route_segments"][0]["districts"] == ["永康區", "東區"]
+    assert routed.validate(data) == {}
+
+
+def test_without_a_path_the_districts_picked_by_hand_stay(routed: Form):
+    data = routed.parse(submit(add=[("route_segments-0-path", "  ")]), contract_upload())
+    assert data == EXPECTED
+    assert routed.validate(data) == {}
+    assert routed.derive({**EXPECTED, "route_segments": [{**EXPECTED["route_segments"][0], "path": None}]}) \
+        ["route_segments"][0]["districts"] == ["安平區", "中西區"]
+
+
+def test_a_failed_derivation_is_an_error_on_the_source_field_in_the_locale(routed: Form):
+    outside = {"type": "LineString", "coordinates": [[121.5, 25.0], [121.6, 25.1]]}
+    data = routed.parse(drawn(outside, districts=["安平區"]), contract_upload())
+    assert data["route_segments"][0]["districts"] == ["安平區"]
+    assert routed.validate(data) == {"route_segments-0-path": ["路線不在臺南市範圍內"]}
+    assert routed.validate(data, "en") == {"route_segments-0-path": ["The route goes outside Tainan City"]}
+
+
+def test_text_that_is_not_json_is_kept_for_the_type_message(routed: Form):
+    data = routed.parse(drawn("{broken", districts=["安平區"]), contract_upload())
+    assert data["route_segments"][0]["path"] == "{broken"
+    assert routed.validate(data) == {"route_segments-0-path": ["資料格式不正確"]}
+
+
+def test_json_input_with_districts_that_contradict_the_path_is_refused_until_derived(routed: Form):
+    segment = {**EXPECTED["route_segments"][0], "path": ROUTE}
+    data = {**EXPECTED, "route_segments": [segment]}
+    assert routed.validate(data) == {
+        "route_segments-0-districts": ["「行經行政區」須依「地圖路線」計算，與填寫的內容不符"]}
+    derived = routed.derive(data)
+    assert derived["route_segments"][0]["districts"] == ["永康區", "東區"]
+    assert segment["districts"] == ["安平區", "中西區"], "derive works on a copy"
+    assert routed.validate(derived) == {}
+
+
+def test_a_derivation_the_registry_was_not_given_refuses_the_value(application: Form):
+    data = application.parse(drawn(ROUTE, districts=["安平區"]), contract_upload())
+    assert data["route_segments"][0]["districts"] == ["安平區"]
+    assert application.validate(data) == {"route_segments-0-path": ["目前無法處理此欄位，請稍後再試"]}
+
+
+def test_forms_edited_in_the_studio_compute_derived_fields_too():
+    from engine.forms import FormOverlay
+
+    registry = FormRegistry(FORMS, derivations={"districts_crossed": fake_districts})
+    raw = json.loads((FORMS / "lvp_application.json").read_text(encoding="utf-8"))
+    raw["title"] = "大型車輛通行證申請（修訂）"
+    edited = FormOverlay(registry, {"lvp_application": raw}).get("lvp_application")
+    assert edited.title == "大型車輛通行證申請（修訂）"
+    assert edited.parse(drawn(ROUTE), contract_upload())["route_segments"][0]["districts"] == ["永康區", "東區"]
+    choices = edited.with_choices("purpose", [])
+    assert choices.derivations is registry.derivations
+
+
+def test_check_form_definition_knows_derived_fields_and_the_route_map_widget():
+    raw = json.loads((FORMS / "lvp_application.json").read_text(encoding="utf-8"))
+    assert check_form_definition(raw) == []
+    items = raw["schema"]["properties"]["route_segments"]["items"]["properties"]
+    items_ui = raw["ui"]["route_segments"]["items"]
+
+    wrong_source = copy.deepcopy(raw)
+    wrong_source["schema"]["properties"]["route_segments"]["items"]["properties"]["districts"]["x-derived"] = {
+        "from": "route", "by": "districts_crossed"}
+    assert any("x-derived.from must name a sibling" in p for p in check_form_definition(wrong_source))
+
+    extra_key = copy.deepcopy(raw)
+    extra_key["schema"]["properties"]["route_segments"]["items"]["properties"]["districts"]["x-derived"] = {
+        "from": "path", "by": "districts_crossed", "when": "always"}
+    assert any("exactly 'from' and 'by'" in p for p in check_form_definition(extra_key))
+
+    map_on_text = copy.deepcopy(raw)
+    map_on_text["ui"]["route_segments"]["items"]["roads"]["ui:widget"] = "route-map"
+    assert any("'route-map' goes with an object type" in p for p in check_form_definition(map_on_text))
+    assert items["path"]["type"] == ["object", "null"] and items_ui["path"]["ui:widget"] == "route-map"
+
+
+def test_route_map_widget_renders_the_path_and_links_the_derived_districts(env: Environment, routed: Form):
+    data = routed.parse(drawn(ROUTE), contract_upload())
+    html = render(env, "{{ schema_fields(form, data, {}) }}", form=routed, data=data)
+    page = Page(html)
+    assert json.loads(page.controls["route_segments-0-path"]["value"]) == ROUTE
+    assert page.controls["route_segments-0-path"]["type"] == "hidden"
+    assert 'data-derived-from="route_segments-0-path"' in html
+    assert 'data-derived-from="route_segments-__INDEX__-path"' in html
+    assert "在地圖中心加入一點" in html and "復原上一點" in html and "清除路線" in html
+    assert '<script src="/static/js/route-map.js" defer></script>' in html
+
+    english = render(env, "{{ schema_fields(form, data, {}, 'en') }}", form=routed, data=data)
+    assert "Undo last point" in english and "復原上一點" not in english
+
+
+def test_route_map_view_summarises_the_route_in_text(env: Environment, routed: Form):
+    data = routed.parse(drawn(ROUTE), contract_upload())
+    view = render(env, "{{ schema_view(form, data) }}", form=routed, data=data)
+    assert "路線共 2 個點，起點東經 120.2571、北緯 23.0263，終點東經 120.235、北緯 22.98" in view
+    assert "data-route-view" in view and "永康區、東區" in view
+    manual = render(env, "{{ schema_view(form, data) }}", form=routed, data=EXPECTED)
+    assert "data-route-view" not in manual
