@@ -13,6 +13,7 @@ from engine.calendar import TAIPEI
 from engine.models import Agency, AssessmentSlot, Service, User
 from handlers import referrals
 
+from .assistant import catalog as service_catalog
 from .auth import hash_password, token_hash
 
 DEMO_PASSWORD = "onestop-demo"
@@ -304,6 +305,7 @@ def seed(engine: CaseEngine, bpmn_dir: Path, password: str = DEMO_PASSWORD) -> N
         seed_services(s)
         s.flush()
         referrals.seed_routes(s)
+        service_catalog.seed(s)
         audit.append(s, "system.seed")
     for item in SERVICES:
         engine.deploy(item["key"], (bpmn_dir / item["bpmn"]).read_bytes())

@@ -28,7 +28,12 @@ bp = Blueprint("portal", __name__)
 
 @bp.get("/")
 def catalog():
-    query = request.args.get("q", "").strip()
+    """The services that run here first, the assistant's chat box, then the city's whole catalog."""
+    from ..assistant import answers as assistant_answers
+    from ..assistant import catalog as service_catalog
+
+    query = request.args.get("q", "").strip()[:200]
+    category = request.args.get("category", "").strip()
     with reading(services.get().sessions) as s:
         stmt = select(Service).order_by(Service.category, Service.name)
         if query:
@@ -36,7 +41,11 @@ def catalog():
             stmt = stmt.where(or_(Service.name.like(like), Service.description.like(like),
                                   Service.category.like(like)))
         items = s.scalars(stmt).all()
-    return render_template("portal/catalog.html", services=items, query=query)
+        listing = service_catalog.browse(s, query=query, category=category,
+                                         page=request.args.get("page", 1, type=int))
+    return render_template("portal/catalog.html", services=items, query=query, category=category,
+                           listing=listing, examples=assistant_answers.examples(),
+                           category_label=service_catalog.category_label)
 
 
 @bp.get("/services/<key>")
