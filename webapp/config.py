@@ -44,4 +44,5 @@ def from_env() -> dict:
         "WORKER_INTERVAL_SECONDS": float(os.environ.get("ONESTOP_WORKER_INTERVAL", "30")),
         "SMTP": SmtpSettings.from_env(),
         "DEV_MAILBOX_PATH": os.environ.get("ONESTOP_DEV_MAILBOX") or None,
+        "SIGNATURE_TTL_MINUTES": float(os.environ.get("ONESTOP_SIGNATURE_TTL_MINUTES", "5")),
     }
