@@ -6,13 +6,18 @@ diagrams use instead of calling it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 
 from engine.calendar import TAIPEI
 from engine.workflow import HandlerRegistry
 
 
-def register_all(registry: HandlerRegistry) -> HandlerRegistry:
+def register_all(registry: HandlerRegistry, *,
+                 on_permit_issued: Sequence[Callable] = ()) -> HandlerRegistry:
+    """Every handler, wired; ``on_permit_issued`` listeners write what derives from a new permit
+    (the heatmap's cells, say) in the same transaction, without handlers knowing of them."""
     from . import care, cohandling, directory, letters, notices, permits, referrals
 
     visit_starts = datetime(2025, 12, 3, 9, 0, tzinfo=TAIPEI)
@@ -22,7 +27,8 @@ def register_all(registry: HandlerRegistry) -> HandlerRegistry:
                       example=["TNPD-YK"])
     registry.register("directory.district_social_section", directory.district_social_section,
                       example="D31-SOC")
-    registry.register("permit.issue", permits.issue, example={"number": "LVP-2025-000001"})
+    registry.register("permit.issue", partial(permits.issue, listeners=tuple(on_permit_issued)),
+                      example={"number": "LVP-2025-000001"})
     registry.register("letter.issue", letters.issue,
                       example={"document_id": "5f0c2a9e8b7d4c1fa3e6b2d9c8a7f401"})
     registry.register("notify.applicant", notices.notify_applicant, example={"sent": True, "mailed": 1})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -18,7 +19,8 @@ from .permit_pdf import PermitDocument, render_permit_pdf
 DEFAULT_CONDITIONS = "應依核准路線、日期及時段行駛。"
 
 
-def issue(ctx: HandlerContext, conditions: str | None = None) -> dict:
+def issue(ctx: HandlerContext, conditions: str | None = None, *,
+          listeners: Sequence[Callable[[Session, Permit], object]] = ()) -> dict:
     """Service task ``permit.issue``: record the permit; the PDF is rendered from this row."""
     application = ctx.task_data["application"]
     previous = ctx.task_data.get("previous") or {}
@@ -43,6 +45,8 @@ def issue(ctx: HandlerContext, conditions: str | None = None) -> dict:
     )
     ctx.session.add(permit)
     ctx.session.flush()
+    for listener in listeners:
+        listener(ctx.session, permit)
     return {"number": permit.number}
 
 

@@ -47,6 +47,23 @@ def seed() -> None:
     click.echo("Demo data ready.")
 
 
+@main.command("rebuild-heatmap")
+def rebuild_heatmap() -> None:
+    """Recount the permit heatmap's map cells from the issued permits (once after migrating to 0018)."""
+    from engine.db import transaction
+    from reports import heatmap
+
+    from . import services
+
+    app = _app()
+    with app.app_context():
+        sessions = services.get().sessions
+    click.echo("Recounting the heatmap's map cells…")
+    with transaction(sessions) as s:
+        rows = heatmap.rebuild(s)
+    click.echo(f"Heatmap rebuilt: {rows} rows.")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)

@@ -21,6 +21,7 @@ from handlers import geo, mail, satisfaction
 from handlers.mydata.config import MyDataConfig
 from handlers.petitions import opinions
 from handlers.petitions.client import Settings1999
+from reports import heatmap
 
 
 @dataclass
@@ -39,7 +40,7 @@ def build(config: dict) -> Services:
     db = make_engine(config["DATABASE_URL"])
     sessions = make_session_factory(db)
     forms = FormRegistry(Path(config["FORMS_DIR"]), derivations={"districts_crossed": geo.districts_crossed})
-    registry = handlers.register_all(HandlerRegistry())
+    registry = handlers.register_all(HandlerRegistry(), on_permit_issued=(heatmap.record_permit,))
     smtp = config.get("SMTP")
     engine = CaseEngine(sessions, forms, registry, calendar=taiwan_calendar(), settings={
         "public_base_url": config["PUBLIC_BASE_URL"],
