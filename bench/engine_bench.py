@@ -164,6 +164,17 @@ def timed(samples: list[float], fn: Callable[..., T], *args: Any, **kwargs: Any)
     return result
 
 
+def median_ms(fn: Callable[[], object], runs: int) -> float:
+    """Median milliseconds of ``runs`` calls after one warm-up call (for the read-side benches)."""
+    fn()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
 def median(samples: list[float]) -> float:
     return statistics.median(samples) if samples else float("nan")
 

@@ -32,7 +32,6 @@ import itertools
 import math
 import os
 import random
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -51,6 +50,7 @@ from reports import heatmap  # noqa: E402
 from reports.heatmap_models import RouteCell  # noqa: E402
 
 from engine_bench import build_services, postgres_url, sqlite_url  # noqa: E402
+from engine_bench import median_ms as timed  # noqa: E402
 
 BENCH_DB = "onestop_heatmap_bench"
 BATCH = 10_000
@@ -163,17 +163,6 @@ def recount(svc) -> tuple[int, float]:
 
 
 # -- timing ------------------------------------------------------------------------
-
-def timed(fn: Callable[[], object], runs: int) -> float:
-    """Median milliseconds of ``runs`` calls after one warm-up call."""
-    fn()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
-
 
 def measure(svc, runs: int) -> list[tuple[str, float]]:
     def aggregate(args: dict) -> Callable[[], object]:

@@ -18,9 +18,7 @@ Progress goes to stderr; the figures to stdout.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -38,6 +36,7 @@ from reports import kpi, sla, worklists  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from engine_bench import build_services, postgres_url  # noqa: E402
+from engine_bench import median_ms as timed  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/onestop_reports_bench"
 BATCH = 200_000
@@ -107,17 +106,6 @@ def generate(svc, first: int, last: int) -> None:
     with svc.db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE cases"))
         conn.execute(text("VACUUM ANALYZE human_tasks"))
-
-
-def timed(fn: Callable[[], object], runs: int) -> float:
-    """Median milliseconds of ``runs`` calls after one warm-up call."""
-    fn()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 def measure_reports(svc, runs: int) -> list[tuple[str, float]]:
