@@ -50,6 +50,7 @@ run: install
 	@mkdir -p instance
 	@.venv/bin/onestop migrate
 	@.venv/bin/onestop seed
+	@.venv/bin/onestop demo-permits
 	@.venv/bin/onestop run --port $(PORT)
 
 test: install

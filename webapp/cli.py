@@ -47,6 +47,20 @@ def seed() -> None:
     click.echo("Demo data ready.")
 
 
+@main.command("demo-permits")
+@click.option("--count", default=24, type=int, help="How many approved permits the demo should have.")
+def demo_permits(count: int) -> None:
+    """Approve demo large-vehicle permits with drawn routes, for the heatmap and reports (idempotent)."""
+    from . import demo, services
+
+    app = _app()
+    with app.app_context():
+        svc = services.get()
+    click.echo(f"Approving demo permits (up to {count})…")
+    issued = demo.issue_permits(svc, count, progress=lambda n: n % 6 == 0 and click.echo(f"  {n} issued"))
+    click.echo(f"Demo permits ready ({issued} new).")
+
+
 @main.command("rebuild-heatmap")
 def rebuild_heatmap() -> None:
     """Recount the permit heatmap's map cells from the issued permits (once after migrating to 0018)."""
