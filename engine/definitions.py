@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from . import evaluator
 from .errors import N_
 from .forms import Form, FormDefinitionError, FormNotFound
-from .workflow import HandlerRegistry, ParsedDefinition, parse_definition, secure_root
+from .workflow import HandlerRegistry, ParsedDefinition, parse_definition
 
 
 class FormSource(Protocol):
@@ -76,14 +76,12 @@ def lint(
     handlers: HandlerRegistry,
     roles: Collection[str] = KNOWN_ROLES,
     *,
-    flows: Mapping[tuple[str, str], str] | None = None,
     messages: Collection[str] = (),
 ) -> list[Problem]:
     """Every problem that would make the definition unsafe or unrunnable, each on its element.
 
-    ``flows`` maps (source id, target id) to the sequence flow between them, so a
-    condition's problem can be shown on the flow that carries it; ``messages``
-    are the message names the code correlates.
+    A condition's problem is shown on the sequence flow that carries it;
+    ``messages`` are the message names the code correlates.
     """
     problems: list[Problem] = []
     for process in (parsed.spec, *parsed.subprocess_specs.values()):
@@ -92,7 +90,7 @@ def lint(
             if element is None:
                 continue
             problems += _lint_scripts(element, spec)
-            problems += _lint_conditions(element, spec, flows or {})
+            problems += _lint_conditions(element, spec, parsed.flows)
             problems += _lint_service(element, spec, handlers)
             problems += _lint_timer(element, spec)
             problems += _lint_message(element, spec, messages)
@@ -295,13 +293,4 @@ def parse_and_lint(
     if isinstance(bpmn, str):
         raise TypeError("pass BPMN as bytes")
     parsed = parse_definition(bpmn, process_id)
-    return parsed, lint(parsed, forms, handlers, roles, flows=sequence_flows(bpmn), messages=messages)
-
-
-_BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-
-
-def sequence_flows(bpmn: bytes) -> dict[tuple[str, str], str]:
-    """(source id, target id) -> sequence flow id, for every flow in the diagram."""
-    return {(flow.get("sourceRef"), flow.get("targetRef")): flow.get("id")
-            for flow in secure_root(bpmn).iter(f"{{{_BPMN_NS}}}sequenceFlow")}
+    return parsed, lint(parsed, forms, handlers, roles, messages=messages)

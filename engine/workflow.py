@@ -134,6 +134,8 @@ class ParsedDefinition:
     subprocess_specs: dict
     lanes: set[str] = field(default_factory=set)
     has_timers: bool = False
+    # (source id, target id) -> sequence flow id: SpiffWorkflow's specs keep no flow ids.
+    flows: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 _PARSER_OPTIONS = dict(
@@ -163,16 +165,17 @@ def secure_root(bpmn: bytes) -> etree._Element:
     return root
 
 
-class _SecureParser(SpiffBpmnParser):
-    def add_bpmn_bytes(self, bpmn: bytes, name: str) -> None:
-        self.add_bpmn_xml(secure_root(bpmn), filename=name)
+_BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
 def parse_definition(bpmn: bytes, process_id: str | None = None) -> ParsedDefinition:
     """Parse BPMN bytes (never ``str``) into an executable spec."""
-    parser = _SecureParser()
+    root = secure_root(bpmn)
+    flows = {(flow.get("sourceRef"), flow.get("targetRef")): flow.get("id")
+             for flow in root.iter(f"{{{_BPMN_NS}}}sequenceFlow")}
+    parser = SpiffBpmnParser()
     try:
-        parser.add_bpmn_bytes(bpmn, "definition.bpmn")
+        parser.add_bpmn_xml(root, filename="definition.bpmn")
         ids = parser.get_process_ids()
         executable = [pid for pid in ids if pid == process_id] if process_id else ids
         if not executable:
@@ -189,7 +192,7 @@ def parse_definition(bpmn: bytes, process_id: str | None = None) -> ParsedDefini
     _connect_instances(spec, *subprocess_specs.values())
     lanes = {ts.lane for ts in every if getattr(ts, "lane", None)}
     timers = any(isinstance(getattr(ts, "event_definition", None), TimerEventDefinition) for ts in every)
-    return ParsedDefinition(pid, spec, subprocess_specs, lanes, timers)
+    return ParsedDefinition(pid, spec, subprocess_specs, lanes, timers, flows)
 
 
 def _connect_instances(*processes) -> None:

@@ -18,7 +18,7 @@ from .. import audit
 from ..access import Actor
 from ..cases import CaseEngine
 from ..db import reading, transaction
-from ..definitions import KNOWN_ROLES, Problem, parse_and_lint, sequence_flows, sha256
+from ..definitions import KNOWN_ROLES, Problem, parse_and_lint, sha256
 from ..errors import N_, CaseConflict, DeploymentError, Forbidden, InvalidInput, NotFound
 from ..forms import FormDefinitionError, FormNotFound, FormOverlay, check_form_definition, is_form_key
 from ..models import Case, Definition, DefinitionDraft, Service
@@ -44,12 +44,6 @@ class CasePlanRow:
     version: int
     stage: str
     plan: versions.CasePlan
-
-
-class _Refused(Exception):
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.message)
-        self.problem = problem
 
 
 def may_edit(actor: Actor) -> bool:
@@ -152,8 +146,7 @@ class Studio:
             application = testrun.sample_answers(forms.get(draft.service.application_form))
         return testrun.run(parsed, form=forms.get, application=application, answers=answers,
                            service_results=service_results, examples=self.engine.handlers.example,
-                           now=self.engine.clock(), extra_data=start_data or {},
-                           flows=sequence_flows(draft.bpmn_xml))
+                           now=self.engine.clock(), extra_data=start_data or {})
 
     # -- versions ----------------------------------------------------------
 
@@ -209,16 +202,11 @@ class Studio:
                 Case.id.in_(list(case_ids)), Case.service_key == service_key)).all()
         moved, refused = [], []
         for case in cases:
-            def transform(state, old, new, engine):
-                plan = versions.plan_case(state, old, new)
-                if not plan.movable:
-                    raise _Refused(plan.reasons[0] if plan.reasons else Problem(N_("無法移轉")))
-                return versions.migrate_state(state, old, new, engine)
             try:
-                self.engine.move_to_definition(actor, case.id, target.id, transform,
+                self.engine.move_to_definition(actor, case.id, target.id, versions.migrate_state,
                                                expected_revision=case.revision)
-            except _Refused as exc:
-                refused.append((case.number, exc.problem))
+            except versions.MigrationRefused as exc:
+                refused.append((case.number, exc.reasons[0] if exc.reasons else Problem(exc.message)))
             except CaseConflict:
                 refused.append((case.number, Problem(N_("案件剛被其他人更新，請重新檢視後再移轉"))))
             else:

@@ -409,8 +409,6 @@ def _category_class(category) -> str:
             _C.CATEGORY_NOT_SPACE: r"\S", _C.CATEGORY_WORD: r"\w", _C.CATEGORY_NOT_WORD: r"\W"}[category]
 
 
-# -- sequence flows --------------------------------------------------------------------------------
-
 # -- the run ---------------------------------------------------------------------------------------
 
 _KINDS = (
@@ -440,7 +438,6 @@ def run(
     now: datetime | None = None,
     max_steps: int = 300,
     extra_data: Mapping[str, Any] = {},
-    flows: Mapping[tuple[str, str], str] = {},
 ) -> TestRun:
     """Run ``parsed`` to its end in memory and report every step.
 
@@ -450,9 +447,9 @@ def run(
     Tasks without answers get ``sample_answers`` of their form. A service task
     returns ``service_results[its id]`` if given, else ``examples(operation)``.
     ``extra_data`` joins the start data as the case engine's ``extra_data``
-    does; ``flows`` (see ``sequence_flows``) lets the path include flow ids.
+    does. The path includes the ids of the sequence flows taken.
     """
-    return _Run(parsed, form, answers, service_results, examples, _aware(now), max_steps, flows).go(
+    return _Run(parsed, form, answers, service_results, examples, _aware(now), max_steps).go(
         {**copy.deepcopy(dict(extra_data)), "application": _json_like(application), "previous": None})
 
 
@@ -496,7 +493,7 @@ class _DryRunEngine(RestrictedScriptEngine):
 class _Run:
     def __init__(self, parsed: ParsedDefinition, form: Callable[[str], Form], answers: Mapping,
                  service_results: Mapping, examples: Callable[[str], Any], now: datetime,
-                 max_steps: int, flows: Mapping[tuple[str, str], str]) -> None:
+                 max_steps: int) -> None:
         self.parsed = parsed
         self.form = form
         self.answers = answers
@@ -504,7 +501,7 @@ class _Run:
         self.examples = examples
         self.now = now
         self.max_steps = max_steps
-        self.flows = flows
+        self.flows = parsed.flows
         self.result = TestRun(outcome="completed")
         self.count = 0
         self.current = None

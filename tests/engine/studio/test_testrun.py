@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from engine.forms import Form, FormRegistry
-from engine.definitions import sequence_flows
 from engine.studio.testrun import run, sample_answers
 from engine.workflow import HandlerRegistry, parse_definition
 from handlers import register_all
@@ -33,7 +32,7 @@ def shipped(name: str, **kwargs):
     bpmn = (ROOT / "bpmn" / f"{name}.bpmn").read_bytes()
     application = kwargs.pop("application", None) or sample_answers(FORMS.get(APPLICATION_FORMS[name]))
     return run(parse_definition(bpmn), form=FORMS.get, application=application, examples=HANDLERS.example,
-               now=NOW, extra_data=EXTRA_DATA, flows=sequence_flows(bpmn), **kwargs)
+               now=NOW, extra_data=EXTRA_DATA, **kwargs)
 
 
 def elements(result) -> list[str]:
@@ -56,7 +55,7 @@ def diagram(body: str, extra: str = "") -> bytes:
 def run_small(bpmn: bytes, **kwargs):
     kwargs.setdefault("form", FORMS.get)
     kwargs.setdefault("application", {})
-    return run(parse_definition(bpmn), now=NOW, flows=sequence_flows(bpmn), **kwargs)
+    return run(parse_definition(bpmn), now=NOW, **kwargs)
 
 
 # -- sample answers ------------------------------------------------------------------------------
