@@ -1180,12 +1180,17 @@ class FormRegistry:
         return replace(form, derivations=self.derivations) if self.derivations else form
 
     def keys(self) -> list[str]:
-        return sorted(p.stem for p in self.directory.glob("*.json") if _FORM_KEY_RE.fullmatch(p.stem))
+        return sorted(p.stem for p in self.directory.glob("*.json") if is_form_key(p.stem))
+
+    def path(self, key: str) -> Path:
+        """The file holding form ``key``; FormNotFound for a key that names none (or no key at all)."""
+        path = self.directory / f"{key}.json"
+        if not is_form_key(key) or not path.is_file():
+            raise FormNotFound(key)
+        return path
 
     def _load(self, key: str) -> Form:
-        path = self.directory / f"{key}.json"
-        if not _FORM_KEY_RE.fullmatch(key) or not path.is_file():
-            raise FormNotFound(key)
+        path = self.path(key)
         stat = path.stat()
         return _checked(key, str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
@@ -1209,10 +1214,7 @@ class FormOverlay:
         """The JSON definition of a form, as the studio edits it."""
         if key in self.edited:
             return copy.deepcopy(dict(self.edited[key]))
-        path = self.base.directory / f"{key}.json"
-        if not _FORM_KEY_RE.fullmatch(key) or not path.is_file():
-            raise FormNotFound(key)
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(self.base.path(key).read_text(encoding="utf-8"))
 
     def keys(self) -> list[str]:
         return sorted({*self.base.keys(), *self.edited})
