@@ -196,15 +196,21 @@ def _note(action: str, found: SignatureRequest, result: str = "ok") -> None:
         signing.note_attempt(s, action, found, request.remote_addr, result)
 
 
+def _usable(token: str, action: str, now) -> tuple[SignatureRequest | None, str | None]:
+    """The request behind ``token`` and why it can no longer be used, if so; a refusal is audited."""
+    found = _lookup(token)
+    reason = signing.gone_reason(found, now)
+    if reason and found is not None:
+        _note(action, found, result=reason)
+    return found, reason
+
+
 @bp.get("/sign/<token>")
 def sign_page(token: str):
     """What the citizen is signing, and the pad to sign it on."""
     now = utcnow()
-    found = _lookup(token)
-    reason = signing.gone_reason(found, now)
+    found, reason = _usable(token, "signature.view", now)
     if reason:
-        if found is not None:
-            _note("signature.view", found, result=reason)
         return _gone(reason)
     _note("signature.view", found)
     return _phone_page(found, now)
@@ -214,11 +220,8 @@ def sign_page(token: str):
 def sign(token: str):
     """Check the drawn signature and sign, once; the signed 申請書 becomes a case document."""
     now = utcnow()
-    found = _lookup(token)
-    reason = signing.gone_reason(found, now)
+    found, reason = _usable(token, "signature.sign", now)
     if reason:
-        if found is not None:
-            _note("signature.sign", found, result=reason)
         return _gone_answer(reason)
     try:
         png = images.signature_from(_submitted_signature())

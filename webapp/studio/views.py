@@ -18,9 +18,11 @@ from engine.errors import CaseConflict, DeploymentError, EngineError, Forbidden,
 from engine.forms import FormDefinitionError, FormNotFound, form_from_definition
 from engine.models import Case, Definition, DefinitionDraft, Service, User
 from engine.studio import drafts as studio_drafts
+from engine.studio.importer import import_bpmn
+from engine.studio.testrun import sample_answers
 from handlers.mydata import extract
 
-from .. import labels, services
+from .. import labels, localtime, select_locale, services
 from ..auth import current_actor, staff_required
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
@@ -119,8 +121,6 @@ def open_draft(key: str):
 @bp.post("/import")
 @staff_required("analyst")
 def import_file():
-    from engine.studio.importer import import_bpmn
-
     upload = request.files.get("file")
     key = request.form.get("service", "")
     data = upload.read(MAX_UPLOAD + 1) if upload else b""
@@ -177,8 +177,6 @@ def draft(draft_id: str):
 
 
 def _form_title(forms, key: str) -> str:
-    from .. import select_locale
-
     try:
         return forms.get(key).label(select_locale())
     except (FormNotFound, FormDefinitionError):
@@ -206,13 +204,7 @@ def save(draft_id: str):
     except EngineError as exc:
         return _json_error(exc)
     return {"revision": saved.revision, "problems": [problem_json(p) for p in saved.problems],
-            "saved_at": _localtime(saved.updated_at)}
-
-
-def _localtime(value) -> str:
-    from .. import localtime
-
-    return localtime(value)
+            "saved_at": localtime(saved.updated_at)}
 
 
 @bp.get("/drafts/<draft_id>/samples")
@@ -298,14 +290,12 @@ def save_form(draft_id: str, key: str):
             body["message"] = _("表單定義有誤，沒有儲存。")
         return body, status
     return {"revision": saved.revision, "problems": [problem_json(p) for p in saved.problems],
-            "saved_at": _localtime(saved.updated_at)}
+            "saved_at": localtime(saved.updated_at)}
 
 
 @bp.post("/drafts/<draft_id>/forms/<key>/preview")
 @staff_required("analyst")
 def preview_form(draft_id: str, key: str):
-    from engine.studio.testrun import sample_answers
-
     body = _json_body()
     with reading(services.get().sessions) as s:
         _draft_or_404(s, draft_id)
