@@ -182,11 +182,7 @@ class CaseEngine:
         return definition
 
     def spec_of(self, s: Session, definition_id: int) -> ParsedDefinition:
-        """The parsed diagram of a deployed definition."""
-        return self._parsed(s, definition_id)
-
-    def _parsed(self, s: Session, definition_id: int) -> ParsedDefinition:
-        """Definitions never change once deployed, so their parsed specs are kept by id."""
+        """The parsed diagram of a deployed definition, kept by id: definitions never change once deployed."""
         parsed = self._by_definition.get(definition_id)
         if parsed is None:
             row = s.execute(select(Definition.sha256, Definition.bpmn_xml, Definition.process_id)
@@ -289,7 +285,7 @@ class CaseEngine:
         return RestrictedScriptEngine(call)
 
     def _load(self, s: Session, case: CaseRef, state: Mapping, actor: Actor | None):
-        parsed = self._parsed(s, case.definition_id)
+        parsed = self.spec_of(s, case.definition_id)
         return load_state(state, parsed, self._script_engine(s, case, actor))
 
     @staticmethod
@@ -301,7 +297,7 @@ class CaseEngine:
 
     def _case_values(self, s: Session, case: CaseRef, workflow, ready: list, now: datetime) -> dict:
         """Every column of ``cases`` that derives from the workflow."""
-        timers = self._parsed(s, case.definition_id).has_timers
+        timers = self.spec_of(s, case.definition_id).has_timers
         values = {
             "state": dump_state(workflow),
             "updated_at": now,
@@ -539,7 +535,7 @@ class CaseEngine:
                 s.execute(update(Document).where(Document.draft_id == draft_id, Document.case_id.is_(None))
                           .values(case_id=case.id))
                 s.delete(draft)
-            workflow = new_workflow(self._parsed(s, definition.id), self._script_engine(s, case, actor))
+            workflow = new_workflow(self.spec_of(s, definition.id), self._script_engine(s, case, actor))
             workflow.task_tree.data.update({"application": application, "previous": None,
                                             **(extra_data or {})})
             self._run(workflow)
@@ -728,8 +724,8 @@ class CaseEngine:
             target = s.get(Definition, definition_id)
             if target is None or target.service_key != row["service_key"] or target.status != "published":
                 raise NotFound("no such definition")
-            old = self._parsed(s, row["definition_id"])
-            new = self._parsed(s, definition_id)
+            old = self.spec_of(s, row["definition_id"])
+            new = self.spec_of(s, definition_id)
             case = dataclasses.replace(CaseRef.from_row(row), definition_id=definition_id)
             engine = self._script_engine(s, case, actor)
             workflow = load_state(transform(row["state"], old, new, engine), new, engine)
@@ -820,7 +816,7 @@ class CaseEngine:
 
     def task_data(self, s: Session, case: Case) -> dict:
         """The data a reader of the case sees: the latest task data, or the final data."""
-        workflow = load_state(case.state, self._parsed(s, case.definition_id), RestrictedScriptEngine())
+        workflow = load_state(case.state, self.spec_of(s, case.definition_id), RestrictedScriptEngine())
         if workflow.is_completed():
             return dict(workflow.data)
         ready = ready_user_tasks(workflow)
