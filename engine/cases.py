@@ -245,7 +245,7 @@ class CaseEngine:
         A command that closes its case first lets the ``on_closed`` listeners
         write in the same transaction (a satisfaction survey, say).
         """
-        if batch.case is not None and batch.case.get("closed_at") and batch.case.get("status") == "closed":
+        if batch.closes_case:
             closed = CaseRef.from_row(box["snapshot"].case)
             for listener in self.on_closed:
                 listener(s, closed, self.settings)
@@ -253,7 +253,7 @@ class CaseEngine:
             batch.request = {"key": box["key"], "actor_id": box["actor_id"], "command": box["command"],
                              "response": result.as_dict(), "created_at": self.clock()}
         try:
-            self.store.write(s, batch, commit=True)
+            self.store.write(s, batch)
         except CaseConflict as exc:
             if box.get("from_snapshot"):
                 raise StaleSnapshot(str(exc)) from exc
@@ -782,7 +782,7 @@ class CaseEngine:
                     self._run(workflow)
                     batch = self._save(s, case, workflow, now, since)
                     batch.events.append(audit.event("case.timers", case_id=case.id, at=now))
-                    self.store.write(s, batch, commit=True)
+                    self.store.write(s, batch)
                     fired += 1
             except CaseConflict:
                 continue

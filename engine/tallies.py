@@ -89,10 +89,14 @@ _CASE_SUMS = "fields, automatic_fields"
 _TASK_KEY = "agency_code, service_key, stage, created_on, outcome, hours"
 
 
-def count_case_sql(dialect: str) -> str:
-    """Count one just-closed case (parameter ``case_id``) for each agency it involved."""
+def count_case_sql(dialect: str, case_id: str = ":case_id") -> str:
+    """Count one just-closed case for each agency it involved.
+
+    ``case_id`` is the SQL that names the case: a bound parameter by default,
+    or a variable of the PL/pgSQL function that runs a command's writes.
+    """
     return (f"INSERT INTO case_tallies ({_CASE_KEY}, n, {_CASE_SUMS}) "
-            f"SELECT {_CASE_KEY}, 1, {_CASE_SUMS} FROM ({_case_rows(dialect, '{id} = :case_id')}) r "
+            f"SELECT {_CASE_KEY}, 1, {_CASE_SUMS} FROM ({_case_rows(dialect, '{id} = ' + case_id)}) r "
             f"WHERE true ON CONFLICT ({_CASE_KEY}) DO UPDATE SET n = case_tallies.n + excluded.n, "
             + ", ".join(f"{c} = case_tallies.{c} + excluded.{c}" for c in _CASE_SUMS.split(", ")))
 
