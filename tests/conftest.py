@@ -63,23 +63,61 @@ def _migrated_postgres():
     _drop_postgres(PG_URL, url)
 
 
+def _seeded_copy(template_url: str, instance: Path) -> None:
+    app = make_app(template_url, instance)
+    from webapp import services
+
+    with app.app_context():
+        services.get().db.dispose()  # a PostgreSQL template must have no connections
+
+
+@pytest.fixture(scope="session")
+def _seeded_sqlite(_migrated_sqlite, tmp_path_factory) -> Path:
+    """The migrated template with the demo data: seeding once saves a quarter second per test."""
+    path = tmp_path_factory.mktemp("seeded") / "onestop.db"
+    shutil.copyfile(_migrated_sqlite, path)
+    _seeded_copy(f"sqlite:///{path}", path.parent)
+    return path
+
+
+@pytest.fixture(scope="session")
+def _seeded_postgres(_migrated_postgres, tmp_path_factory):
+    if not PG_URL:
+        yield None
+        return
+    url = _fresh_postgres(PG_URL, template=_migrated_postgres)
+    _seeded_copy(url, tmp_path_factory.mktemp("seeded-pg"))
+    yield url.rsplit("/", 1)[1]
+    _drop_postgres(PG_URL, url)
+
+
 def _sqlite_copy(template: Path, tmp_path: Path) -> str:
     target = tmp_path / "onestop.db"
     shutil.copyfile(template, target)
     return f"sqlite:///{target}"
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request, tmp_path, _migrated_sqlite, _migrated_postgres):
-    """A migrated, empty database on each backend (PostgreSQL only with TEST_DATABASE_URL)."""
-    if request.param == "postgresql":
+def _database_on(backend: str, tmp_path: Path, sqlite_template: Path, postgres_template: str | None):
+    if backend == "postgresql":
         if not PG_URL:
             pytest.skip("TEST_DATABASE_URL is not set")
-        url = _fresh_postgres(PG_URL, template=_migrated_postgres)
+        url = _fresh_postgres(PG_URL, template=postgres_template)
         yield url
         _drop_postgres(PG_URL, url)
     else:
-        yield _sqlite_copy(_migrated_sqlite, tmp_path)
+        yield _sqlite_copy(sqlite_template, tmp_path)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path, _migrated_sqlite, _migrated_postgres):
+    """A migrated, empty database on each backend (PostgreSQL only with TEST_DATABASE_URL)."""
+    yield from _database_on(request.param, tmp_path, _migrated_sqlite, _migrated_postgres)
+
+
+@pytest.fixture(params=BACKENDS)
+def seeded_database_url(request, tmp_path, _seeded_sqlite, _seeded_postgres):
+    """A migrated database holding the demo data ``seed`` writes, on each backend."""
+    yield from _database_on(request.param, tmp_path, _seeded_sqlite, _seeded_postgres)
 
 
 @pytest.fixture
@@ -96,7 +134,8 @@ def postgres_url(_migrated_postgres):
     _drop_postgres(PG_URL, url)
 
 
-def make_app(url: str, tmp_path: Path, overrides: dict | None = None):
+def make_app(url: str, tmp_path: Path, overrides: dict | None = None, *, seeded: bool = False):
+    """The app on ``url``, seeded with the demo data unless the database already holds it."""
     from webapp import create_app, seed, services
 
     os.environ.setdefault("ONESTOP_INSTANCE", str(tmp_path / "instance"))
@@ -104,15 +143,15 @@ def make_app(url: str, tmp_path: Path, overrides: dict | None = None):
                       "PUBLIC_BASE_URL": "http://onestop.test", "MYDATA_EMBEDDED_SANDBOX": False,
                       "PETITION_1999_EMBEDDED_SANDBOX": False,
                       **(overrides or {})})
-    with app.app_context():
-        svc = services.get()
-        seed.seed(svc.engine, ROOT / "bpmn")
+    if not seeded:
+        with app.app_context():
+            seed.seed(services.get().engine, ROOT / "bpmn")
     return app
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
-    app = make_app(database_url, tmp_path)
+def app(seeded_database_url, tmp_path):
+    app = make_app(seeded_database_url, tmp_path, seeded=True)
     yield app
     from webapp import services
 

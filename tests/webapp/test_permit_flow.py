@@ -198,13 +198,13 @@ def test_submitting_twice_makes_one_case(app, login):
         assert len(s.scalars(select(Case)).all()) == 1
 
 
-def test_cosigning_started_before_a_restart_finishes_after_it(app, login, database_url, tmp_path):
+def test_cosigning_started_before_a_restart_finishes_after_it(app, login, tmp_path):
     """A server that parsed the diagram afresh still merges co-signing instances another one created."""
     from tests.conftest import Client, make_app
 
     case_id, number = submit_application(login("company"))
     work(login("tb.clerk"), number, decision="cosign")
-    restarted = make_app(database_url, tmp_path)
+    restarted = make_app(app.config["DATABASE_URL"], tmp_path, seeded=True)
     work(Client(restarted.test_client()).login("police.yk"), number, opinion="agree")
     work(Client(restarted.test_client()).login("police.sh"), number, opinion="agree")
     assert [t.name for t in _open_tasks(restarted, case_id)] == ["核定"]
