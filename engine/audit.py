@@ -2,9 +2,13 @@
 
 Each event's hash covers its content and the previous event's hash, so deleting
 or editing any row breaks the chain from that row on; ``verify_chain`` finds it.
-On PostgreSQL an append is one call of ``onestop_append_audit`` (migration
-0005), which serialises appends with an advisory lock and computes the hash
-from the previous one on the server.
+
+Appends serialise. On SQLite the writer already holds the database lock. On
+PostgreSQL the server chains the events (``pg_append_block``): it takes an
+advisory lock held to the end of the transaction, reads the last hash and
+inserts each event with its hash. The block runs inside ``onestop_write`` for
+the engine's commands and inside ``onestop_append_events`` for every other
+append; migration 0019 installs both.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -20,10 +25,11 @@ from .db import utcnow
 from .models import AuditEvent
 
 GENESIS = "0" * 64
-PG_APPEND_SQL = (
-    "SELECT onestop_append_audit(%(at)s, %(actor_id)s, %(on_behalf_of)s, %(action)s, %(case_id)s,"
-    " %(ip)s, %(purpose)s, %(result)s, CAST(%(detail)s AS JSONB), %(body)s, %(genesis)s)"
-)
+CHAIN_LOCK = 7202611  # the advisory lock a PostgreSQL append holds until its transaction ends
+PG_APPEND_SQL = "SELECT onestop_append_events(CAST(%(events)s AS jsonb), %(genesis)s)"
+PG_APPEND_VARIABLES = "v_prev text; v_hash text; v_event record;"
+_PG_EVENT_COLUMNS = ("at timestamptz, actor_id text, on_behalf_of text, action text, case_id text, ip text, "
+                     "purpose text, result text, detail jsonb, body text")
 _EVENTS = AuditEvent.__table__
 _LAST_HASH = select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)
 _INSERT = insert(_EVENTS)
@@ -73,12 +79,51 @@ def append(
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
         cursor = session.connection().connection.driver_connection.cursor()
-        cursor.execute(PG_APPEND_SQL, {**values, "detail": json.dumps(values["detail"], ensure_ascii=False),
-                                       "body": text_body, "genesis": GENESIS})
+        cursor.execute(PG_APPEND_SQL, {"events": pg_events([values]), "genesis": GENESIS})
         return
     conn = session.connection()
     prev = conn.execute(_LAST_HASH).scalar() or GENESIS
     conn.execute(_INSERT, {**values, "prev_hash": prev, "hash": digest(prev, text_body)})
+
+
+def pg_events(events: list[dict]) -> str:
+    """The events (as ``event`` makes them) as the JSON array the PostgreSQL append reads."""
+    return orjson.dumps([{**values, "body": body(**values)} for values in events],
+                        option=orjson.OPT_NAIVE_UTC).decode()
+
+
+def pg_append_block(events: str, genesis: str) -> str:
+    """PL/pgSQL that appends the events of the jsonb array named ``events`` (see ``pg_events``).
+
+    The enclosing function declares ``PG_APPEND_VARIABLES``; ``genesis`` names
+    the hash the first event of an empty trail follows.
+    """
+    return f"""
+    IF jsonb_array_length({events}) > 0 THEN
+        PERFORM pg_advisory_xact_lock({CHAIN_LOCK});
+        SELECT hash INTO v_prev FROM audit_events ORDER BY id DESC LIMIT 1;
+        v_prev := coalesce(v_prev, {genesis});
+        FOR v_event IN SELECT * FROM jsonb_to_recordset({events}) AS e({_PG_EVENT_COLUMNS}) LOOP
+            v_hash := encode(sha256(convert_to(v_prev || v_event.body, 'UTF8')), 'hex');
+            INSERT INTO audit_events (at, actor_id, on_behalf_of, action, case_id, ip, purpose, result,
+                                      detail, prev_hash, hash)
+            VALUES (v_event.at, v_event.actor_id, v_event.on_behalf_of, v_event.action, v_event.case_id,
+                    v_event.ip, v_event.purpose, v_event.result, v_event.detail, v_prev, v_hash);
+            v_prev := v_hash;
+        END LOOP;
+    END IF;"""
+
+
+def pg_append_function_sql() -> str:
+    """``onestop_append_events``: an append on its own, for everything but the engine's commands."""
+    return f"""
+CREATE OR REPLACE FUNCTION onestop_append_events(p_events jsonb, p_genesis text) RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    {PG_APPEND_VARIABLES}
+BEGIN{pg_append_block("p_events", "p_genesis")}
+END
+$fn$"""
 
 
 def verify_chain(session: Session, batch: int = 1000) -> ChainReport:

@@ -44,8 +44,6 @@ _TASK_COLUMNS = ("id", "case_id", "spec_name", "name", "lane", "role", "agency_c
                  "status", "assignee_id", "completed_by", "created_at", "claimed_at", "due_at",
                  "completed_at", "result", "context", "remind_at")
 _REQUEST_COLUMNS = ("key", "actor_id", "command", "response", "created_at")
-_EVENT_COLUMNS = ("at timestamptz, actor_id text, on_behalf_of text, action text, case_id text, ip text, "
-                  "purpose text, result text, detail jsonb, body text")
 _JSON = {"state", "fields", "result", "context", "response"}
 _TIMES = {"updated_at", "next_timer_at", "closed_at", "created_at", "claimed_at", "due_at", "remind_at",
           "completed_at", "at"}
@@ -76,7 +74,8 @@ def write_function_sql() -> str:
     travel as JSON and become typed rows with ``jsonb_populate_record``, except
     the workflow state, which is passed as ``json`` so that it is not parsed
     into ``jsonb`` and back. The tallies are the statements ``engine.tallies``
-    writes for SQLite, so both databases count alike. A change to what this
+    writes for SQLite, so both databases count alike, and the audit events are
+    chained by ``audit.pg_append_block``. A change to what this
     generates needs a migration that installs it again; a test checks that the
     function in a migrated database is the one this code generates.
     """
@@ -96,7 +95,7 @@ DECLARE
     v_case cases;
     v_task human_tasks;
     v_changed bigint;
-    v_event record;
+    {audit.PG_APPEND_VARIABLES}
 BEGIN
     IF p_case_id IS NOT NULL THEN
         v_case := jsonb_populate_record(NULL::cases, p_case);
@@ -137,11 +136,7 @@ BEGIN
     IF p_closed THEN
         {tallies.count_case_sql("postgresql", case_id="p_case_id")};
     END IF;
-    FOR v_event IN SELECT * FROM jsonb_to_recordset(p_events) AS e({_EVENT_COLUMNS}) LOOP
-        PERFORM onestop_append_audit(v_event.at, v_event.actor_id, v_event.on_behalf_of, v_event.action,
-                                     v_event.case_id, v_event.ip, v_event.purpose, v_event.result,
-                                     v_event.detail, v_event.body, p_genesis);
-    END LOOP;
+{audit.pg_append_block("p_events", "p_genesis")}
     IF p_request IS NOT NULL THEN
         INSERT INTO idempotency_keys ({request_columns})
         SELECT {request_columns} FROM jsonb_populate_record(NULL::idempotency_keys, p_request);
@@ -368,7 +363,7 @@ def _pg_params(batch: WriteBatch) -> dict:
         "cancelled": batch.cancelled or None,
         "cancelled_at": batch.cancelled_at,
         "closed": batch.closes_case,
-        "events": _json([{**event, "body": audit.body(**event)} for event in batch.events]),
+        "events": audit.pg_events(batch.events),
         "genesis": audit.GENESIS,
         "request": _json(batch.request),
     }

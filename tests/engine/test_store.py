@@ -68,12 +68,14 @@ def test_a_batch_failing_at_its_last_write_writes_nothing(svc, after_a_read):
 
 
 @pytest.mark.postgres
-def test_the_database_runs_the_write_function_this_code_generates(postgres_url):
-    """Changing the generated function without a migration that installs it again fails here."""
+@pytest.mark.parametrize("name, generated", [("onestop_write", write_function_sql),
+                                             ("onestop_append_events", audit.pg_append_function_sql)])
+def test_the_database_runs_the_functions_this_code_generates(postgres_url, name, generated):
+    """Changing a generated function without a migration that installs it again fails here."""
     db = create_engine(postgres_url)
     try:
         with db.connect() as conn:
-            installed = conn.scalar(text("SELECT prosrc FROM pg_proc WHERE proname = 'onestop_write'"))
+            installed = conn.scalar(text("SELECT prosrc FROM pg_proc WHERE proname = :name"), {"name": name})
     finally:
         db.dispose()
-    assert installed == write_function_sql().split("$fn$")[1]
+    assert installed == generated().split("$fn$")[1]
