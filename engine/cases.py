@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import agents, audit, documents, evaluator
 from .access import Actor, case_visibility, may_supervise, may_work
 from .calendar import TAIPEI, BusinessCalendar
-from .db import transaction, utcnow
+from .db import LazySession, lazy_transaction, transaction, utcnow
 from .definitions import parse_and_lint, sha256
 from .documents import Upload
 from .errors import CaseConflict, DeploymentError, EngineError, Forbidden, InvalidInput, NotFound
@@ -147,7 +147,7 @@ class CaseEngine:
         self._by_definition: dict[int, ParsedDefinition] = {}
         self._forms_by_definition: dict[int, FormOverlay] = {}
         self._live = LiveCases()
-        self.store = CaseStore(sessions.kw["bind"].dialect.name)
+        self.store = CaseStore(sessions.kw["bind"])
 
     # -- definitions -------------------------------------------------------
 
@@ -216,14 +216,16 @@ class CaseEngine:
     # -- plumbing ----------------------------------------------------------
 
     @contextmanager
-    def _command(self, name: str, actor: Actor, key: str | None) -> Iterator[tuple[Session, dict]]:
+    def _command(self, name: str, actor: Actor, key: str | None) -> Iterator[tuple[LazySession, dict]]:
         """A transaction with idempotency; ``box['result']`` is what the command returns.
 
         A command that writes ends with ``_finish``, which sends its batch together
-        with the COMMIT; nothing may change in the session after that.
+        with the COMMIT; nothing may change in the session after that. The session
+        opens only if the command uses it; when it does not, the batch is a
+        transaction of its own (see ``CaseStore.write``).
         """
         box: dict = {"command": name, "key": key, "actor_id": actor.user_id}
-        with transaction(self.sessions) as s:
+        with lazy_transaction(self.sessions) as s:
             if key:
                 done = s.execute(select(IdempotencyKey.command, IdempotencyKey.response).where(
                     IdempotencyKey.key == key, IdempotencyKey.actor_id == actor.user_id)).first()
@@ -235,7 +237,7 @@ class CaseEngine:
                     yield s, box
                     return
             yield s, box
-            if box.get("finished") and (s.new or s.dirty or s.deleted):
+            if box.get("finished") and s.opened and (s.new or s.dirty or s.deleted):
                 raise RuntimeError(f"{name} changed the session after its final write")
 
     def _finish(self, s: Session, box: dict, batch: WriteBatch, result: CommandResult,

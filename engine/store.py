@@ -29,9 +29,11 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg import pq
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from . import audit, tallies
+from .db import LazySession
 from .errors import CaseConflict
 
 CONFLICT_MESSAGE = "case changed since it was loaded"
@@ -201,9 +203,10 @@ class WriteBatch:
 
 
 class CaseStore:
-    def __init__(self, dialect: str) -> None:
-        self.dialect = dialect
-        self.sql = _PG_READS if dialect == "postgresql" else _statements()
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+        self.dialect = db.dialect.name
+        self.sql = _PG_READS if self.dialect == "postgresql" else _statements()
 
     # -- reads -------------------------------------------------------------
 
@@ -232,17 +235,39 @@ class CaseStore:
 
     # -- writes ------------------------------------------------------------
 
-    def write(self, s: Session, batch: WriteBatch) -> None:
+    def write(self, s: Session | LazySession, batch: WriteBatch) -> None:
         """Run the batch and commit the session's transaction; CaseConflict if a guard did not hold.
 
-        Nothing may be written in the session after it.
+        Nothing may be written in the session after it. A session that was
+        never opened has nothing of its own to commit: the batch is then a
+        transaction of its own on a connection from the pool.
         """
+        if isinstance(s, LazySession) and not s.opened:
+            self._write_alone(batch)
+            return
         s.flush()
         driver = s.connection().connection.driver_connection
         if self.dialect == "postgresql":
             _write_postgresql(driver, batch)
         else:
             self._write_sqlite(driver, batch)
+
+    def _write_alone(self, batch: WriteBatch) -> None:
+        pooled = self.db.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            if self.dialect == "postgresql":
+                _write_postgresql(driver, batch)
+                return
+            driver.execute("BEGIN IMMEDIATE")
+            try:
+                self._write_sqlite(driver, batch)
+            except BaseException:
+                driver.execute("ROLLBACK")
+                raise
+            driver.execute("COMMIT")
+        finally:
+            pooled.close()
 
     def _write_sqlite(self, driver: sqlite3.Connection, batch: WriteBatch) -> None:
         guarded = []

@@ -1,11 +1,13 @@
 """The engine's write batches: all or nothing, guarded, and on PostgreSQL the function the code describes."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from engine import audit
-from engine.db import reading, transaction, utcnow
+from engine.db import lazy_transaction, reading, transaction, utcnow
 from engine.errors import CaseConflict
 from engine.models import AuditEvent, Case, IdempotencyKey
 from engine.store import CONFLICT_MESSAGE, DUPLICATE_MESSAGE, WriteBatch, write_function_sql
@@ -31,20 +33,31 @@ def _written(svc, case_id: str) -> tuple[int, int]:
                 s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.case_id == case_id)))
 
 
-@pytest.mark.parametrize("after_a_read", [False, True], ids=["alone", "after-a-read"])
-def test_a_stale_revision_writes_nothing(svc, after_a_read):
+@contextmanager
+def unit_of_work(svc, how: str):
+    """The three ways a batch is sent: on a pooled connection of its own (the session was never
+    opened), first in an open transaction, or after the transaction has read something."""
+    with (lazy_transaction if how == "unopened" else transaction)(svc.sessions) as s:
+        if how == "after-a-read":
+            s.execute(text("SELECT 1"))
+        yield s
+
+
+WAYS = ["unopened", "first", "after-a-read"]
+
+
+@pytest.mark.parametrize("how", WAYS)
+def test_a_stale_revision_writes_nothing(svc, how):
     case = start(svc)
     before = _written(svc, case.case_id)
     with pytest.raises(CaseConflict, match=CONFLICT_MESSAGE):
-        with transaction(svc.sessions) as s:
-            if after_a_read:  # the transaction has begun: the batch travels with its COMMIT
-                s.execute(text("SELECT 1"))
+        with unit_of_work(svc, how) as s:
             svc.engine.store.write(s, _bump(case.case_id, case.revision - 1))
     assert _written(svc, case.case_id) == before
 
 
-@pytest.mark.parametrize("after_a_read", [False, True], ids=["alone", "after-a-read"])
-def test_a_batch_failing_at_its_last_write_writes_nothing(svc, after_a_read):
+@pytest.mark.parametrize("how", WAYS)
+def test_a_batch_failing_at_its_last_write_writes_nothing(svc, how):
     """A replayed idempotency key fails the batch after the case, audit and key writes were sent."""
     case = start(svc)
     company = actor(svc, "company")
@@ -55,12 +68,10 @@ def test_a_batch_failing_at_its_last_write_writes_nothing(svc, after_a_read):
     request = {"key": "once", "actor_id": company.user_id, "command": "claim", "response": {},
                "created_at": utcnow()}
     with pytest.raises(CaseConflict, match=DUPLICATE_MESSAGE):
-        with transaction(svc.sessions) as s:
-            if after_a_read:
-                s.execute(text("SELECT 1"))
+        with unit_of_work(svc, how) as s:
             svc.engine.store.write(s, _bump(case.case_id, case.revision, request=request))
     assert _written(svc, case.case_id) == before
-    with transaction(svc.sessions) as s:
+    with unit_of_work(svc, how) as s:
         svc.engine.store.write(s, _bump(case.case_id, case.revision))
     assert _written(svc, case.case_id) == (before[0] + 1, before[1] + 1)
     with reading(svc.sessions) as s:
