@@ -10,8 +10,9 @@ Two measurements, interleaved case by case so that both see the same load:
 * persisted -- for each database (SQLite in a temporary directory; PostgreSQL
   when reachable) the schema is migrated, the demo data seeded, and N cases run
   through ``CaseEngine.start_case`` / ``claim`` / ``complete_task`` as the demo
-  users would. Every command call is timed on its own and the SQL statements
-  it sends are counted (BEGIN and COMMIT excluded). Cases per second is N over
+  users would. Every command call is timed on its own. The SQL statements each
+  command sends (BEGIN and COMMIT excluded) are counted over a few more cases
+  after the timed ones, at the driver. Cases per second is N over
   the summed wall-clock time of the N cases, which includes looking up the open
   tasks between commands.
 * in-memory -- the same cases with SpiffWorkflow alone: per completion, JSON
@@ -49,6 +50,7 @@ import json
 import os
 import pstats
 import re
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -63,6 +65,7 @@ from uuid import UUID
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import psycopg  # noqa: E402
 from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 from werkzeug.datastructures import MultiDict  # noqa: E402
@@ -323,12 +326,26 @@ class PersistedFlow:
         self.sessions = svc.sessions
         self.inputs = inputs
         self.actors = load_actors(svc)
-        self.sent = 0  # SQL statements sent so far, not counting BEGIN and COMMIT
-        event.listen(svc.db, "before_cursor_execute", self._count_statement)
+        self.sent = 0  # SQL statements sent on watched connections (see count_statements)
 
-    def _count_statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if not statement.startswith("BEGIN"):
+    def _count(self, statement: str | bytes) -> None:
+        sql = statement.decode() if isinstance(statement, bytes) else str(statement)
+        if not sql.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
             self.sent += 1
+
+    def watch(self, dbapi_connection: Any, _record: Any) -> None:
+        """Count what a new connection's driver sends, through SQLAlchemy or from the engine's store."""
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.set_trace_callback(self._count)
+            return
+        flow = self
+
+        class CountingCursor(psycopg.Cursor):
+            def execute(self, query, params=None, **kwargs):
+                flow._count(query if isinstance(query, (str, bytes)) else query.as_string(self))
+                return super().execute(query, params, **kwargs)
+
+        dbapi_connection.cursor_factory = CountingCursor
 
     def run_case(self, t: Timings) -> None:
         started = self.command(t, "start", t.start, self.engine.start_case, self.actors[APPLICANT],
@@ -398,6 +415,7 @@ class DatabaseResult:
     name: str
     persisted: Timings
     in_memory: Timings
+    counted: Timings
     profile: str | None = None
     commit_ms: tuple[float, float] | None = None  # PostgreSQL: one-row commit, durable and not
 
@@ -439,11 +457,34 @@ def bench_database(name: str, url: str, n: int, inputs: Inputs, memory: InMemory
         flow = PersistedFlow(svc, inputs)
         timings = measure(name, n, {"persisted": flow.run_case, "in-memory": memory.run_case})
         flow.check_outcome(n + WARMUP_CASES)
+        counted = count_statements(svc, flow)
         commits = commit_costs(svc) if svc.db.dialect.name == "postgresql" else None
         report = profile_cases(flow, min(n, PROFILE_CASES)) if profile else None
-        return DatabaseResult(name, timings["persisted"], timings["in-memory"], report, commits)
+        return DatabaseResult(name, timings["persisted"], timings["in-memory"], counted, report, commits)
     finally:
         svc.db.dispose()
+
+
+COUNT_CASES = 5
+
+
+def count_statements(svc: services.Services, flow: PersistedFlow, n: int = COUNT_CASES) -> Timings:
+    """SQL statements per command, over ``n`` more cases after the timed ones.
+
+    Counting sees every statement the drivers send (SQLite's trace callback
+    even writes out each statement with its parameters), so it stays out of
+    the timed cases.
+    """
+    svc.db.dispose()
+    event.listen(svc.db, "connect", flow.watch)
+    try:
+        counted = Timings()
+        for _ in range(n):
+            flow.run_case(counted)
+    finally:
+        event.remove(svc.db, "connect", flow.watch)
+        svc.db.dispose()
+    return counted
 
 
 def profile_cases(flow: PersistedFlow, n: int) -> str:
@@ -508,11 +549,11 @@ def print_report(results: list[DatabaseResult]) -> None:
         print(f"{r.name}: {t.cases_per_second:.1f} cases/s "
               f"({t.cases} cases, {len(t.complete)} task completions)")
     for r in results:
-        t = r.persisted
+        t, c = r.persisted, r.counted
         print(f"{r.name}: median start {median(t.start):.1f} ms, claim {median(t.claim):.1f} ms, "
               f"complete p90 {percentile(t.complete, 90):.1f} ms; SQL statements per call: "
-              f"start {t.statements_per_call('start'):.1f}, claim {t.statements_per_call('claim'):.1f}, "
-              f"complete {t.statements_per_call('complete'):.1f}; "
+              f"start {c.statements_per_call('start'):.1f}, claim {c.statements_per_call('claim'):.1f}, "
+              f"complete {c.statements_per_call('complete'):.1f}; "
               f"in-memory {r.in_memory.cases_per_second:.1f} cases/s")
     for r in results:
         if r.commit_ms is not None:
