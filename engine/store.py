@@ -8,10 +8,10 @@ tallies, the audit events and the idempotency record.
 On PostgreSQL the whole batch is one statement, a call of ``onestop_write``
 (``write_function_sql``, installed by migration 0019). The function checks the
 guards and raises (SQLSTATE ``OS409``) when one does not hold, so nothing of a
-lost race is written. When nothing else has been sent in the command's
-transaction, the call runs as a transaction of its own: one message, one round
-trip, one durable commit. Otherwise it goes out with the COMMIT in one
-pipeline. On SQLite the statements run in turn on the already locked
+lost race is written. When the command sent nothing else (it never opened its
+session, see ``engine.db.LazySession``, or has not used it yet), the call runs
+as a transaction of its own: one message, one round trip, one durable commit.
+Otherwise it goes out with the COMMIT in one pipeline. On SQLite the statements run in turn on the already locked
 connection and the rows they changed are counted here.
 
 Rows written here are the same rows the ORM reads: timestamps are UTC (naive
