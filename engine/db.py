@@ -125,10 +125,6 @@ class LazySession:
     def opened(self) -> bool:
         return self._session is not None
 
-    @property
-    def bind(self) -> Engine:
-        return self._factory.kw["bind"]
-
     def _open(self) -> Session:
         if self._session is None:
             session = self._factory()
