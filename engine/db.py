@@ -128,8 +128,12 @@ class LazySession:
     def _open(self) -> Session:
         if self._session is None:
             session = self._factory()
-            self._transaction = session.begin()
-            session.connection(execution_options={"sqlite_immediate": True})
+            try:
+                self._transaction = session.begin()
+                session.connection(execution_options={"sqlite_immediate": True})
+            except BaseException:
+                session.close()
+                raise
             self._session = session
         return self._session
 
