@@ -85,6 +85,17 @@ def submit_task(page):
     expect(page.locator(".notice--success")).to_contain_text("已完成")
 
 
+def fill_contact_and_purpose(form):
+    """The applicant's contact and the purpose, as the company types them after the MyData prefill."""
+    form.locator("#f-applicant-responsible_person").fill("陳大文")
+    form.locator("#f-applicant-contact_name").fill("林小姐")
+    form.locator("#f-applicant-phone").fill("06-2991111")
+    form.locator("#f-applicant-email").fill("contact@example.tw")
+    form.get_by_label("興修房屋或其他工程施工", exact=True).check()
+    form.locator("#f-purpose-project_name").fill("永康區住宅新建工程")
+    form.locator("#f-purpose-site_address").fill("臺南市永康區中正路100號")
+
+
 def fill_vehicle(form, index: int, plate: str, kind: str, weight: str, expiry: date):
     form.locator(f"#f-vehicles-{index}-plate").fill(plate)
     form.locator(f"#f-vehicles-{index}-type").select_option(kind)
@@ -114,14 +125,7 @@ def test_permit_from_application_to_download(live_server, browser, artifacts, tm
     expect(form.get_by_label("公司行號", exact=True)).to_be_checked()
 
     form.get_by_label("公司行號", exact=True).check()
-    form.locator("#f-applicant-responsible_person").fill("陳大文")
-    form.locator("#f-applicant-contact_name").fill("林小姐")
-    form.locator("#f-applicant-phone").fill("06-2991111")
-    form.locator("#f-applicant-email").fill("contact@example.tw")
-
-    form.get_by_label("興修房屋或其他工程施工", exact=True).check()
-    form.locator("#f-purpose-project_name").fill("永康區住宅新建工程")
-    form.locator("#f-purpose-site_address").fill("臺南市永康區中正路100號")
+    fill_contact_and_purpose(form)
 
     # First vehicle with an impossible weight; then a second row through the add button.
     fill_vehicle(form, 0, "KLA-1234", "大貨車", "-5", start + timedelta(days=365))

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import ARTIFACTS, ROOT
 from tests.factories import PDF, PNG
 
-from .test_browser import fill_vehicle
+from .test_browser import fill_contact_and_purpose, fill_vehicle
 from .test_browser_low_income import _sign_in, site  # noqa: F401 - the fixture is used by name
 
 pytestmark = pytest.mark.browser
@@ -77,13 +77,7 @@ def test_draw_a_route_and_the_computed_districts_reach_the_case(site, browser, t
     violations = widget.evaluate("async el => (await axe.run(el)).violations.map(v => v.id)")
     assert violations == []
 
-    form.locator("#f-applicant-responsible_person").fill("陳大文")
-    form.locator("#f-applicant-contact_name").fill("林小姐")
-    form.locator("#f-applicant-phone").fill("06-2991111")
-    form.locator("#f-applicant-email").fill("contact@example.tw")
-    form.get_by_label("興修房屋或其他工程施工", exact=True).check()
-    form.locator("#f-purpose-project_name").fill("永康區住宅新建工程")
-    form.locator("#f-purpose-site_address").fill("臺南市永康區中正路100號")
+    fill_contact_and_purpose(form)
     fill_vehicle(form, 0, "KLA-1234", "大貨車", "35", start + timedelta(days=365))
     form.locator("#f-route_segments-0-from").fill("永康區公所")
     form.locator("#f-route_segments-0-to").fill("東區崇德路工地")
