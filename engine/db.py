@@ -13,7 +13,7 @@ import orjson
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -94,13 +94,19 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def _begin(session: Session, write: bool = True) -> SessionTransaction:
+    """The session's transaction; a writer's takes SQLite's write lock at once (see ``_sqlite_begin``)."""
+    begun = session.begin()
+    if write:
+        session.connection(execution_options={"sqlite_immediate": True})
+    return begun
+
+
 @contextlib.contextmanager
 def transaction(factory: sessionmaker[Session], write: bool = True) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session:
-        with session.begin():
-            if write:
-                session.connection(execution_options={"sqlite_immediate": True})
+        with _begin(session, write):
             yield session
 
 
@@ -129,8 +135,7 @@ class LazySession:
         if self._session is None:
             session = self._factory()
             try:
-                self._transaction = session.begin()
-                session.connection(execution_options={"sqlite_immediate": True})
+                self._transaction = _begin(session)
             except BaseException:
                 session.close()
                 raise
