@@ -95,15 +95,19 @@ def timeline(s: Session, case: Case) -> list[TimelineEntry]:
             decision=event.detail.get("decision"),
             agency=agencies.get(person.agency_code) if staff and person.agency_code else None,
             person=person.display_name if person else None,
-            note=_note(task) if task and event.action == "task.complete" else None,
+            note=_note(task, event.detail.get("decision")) if task and event.action == "task.complete" else None,
         ))
     return entries
 
 
-def _note(task: HumanTask) -> str | None:
+def _note(task: HumanTask, decision: str | None) -> str | None:
+    """What the person wrote beside their decision; the decision itself is shown as a word already.
+
+    ``opinion`` is free text on some forms and the decision's code on others (會辦: agree/object).
+    """
     result = task.result or {}
     for key in ("correction_note", "reason", "comment", "opinion", "return_reason", "reasons"):
-        if result.get(key):
+        if result.get(key) and result[key] != decision:
             return str(result[key])
     return None
 

@@ -103,6 +103,17 @@ def test_timeline_shows_who_decided_what(app, login):
     assert "陳怡君" not in timeline  # citizens see the agency, not the clerk's name
 
 
+def test_the_timeline_shows_a_cosigners_opinion_as_a_word_and_their_comment_beside_it(app, login):
+    company = login("company")
+    case_id, number = submit_application(company)
+    work(login("tb.clerk"), number, decision="cosign")
+    work(login("police.yk"), number, opinion="agree")
+    work(login("police.sh"), number, opinion="object", comment="中山路段上午上學時段請避開")
+    timeline = text_of(company.get(f"/my/cases/{case_id}"))
+    assert "完成 · 同意" in timeline and "完成 · 有意見" in timeline and "中山路段上午上學時段請避開" in timeline
+    assert "agree" not in timeline and "object" not in timeline  # the codes behind the words
+
+
 def _approve(app, login, number: str) -> None:
     clerk = login("tb.clerk")
     work(clerk, number, decision="cosign")
