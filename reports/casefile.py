@@ -87,15 +87,16 @@ def timeline(s: Session, case: Case) -> list[TimelineEntry]:
         task = tasks.get(event.detail.get("task_id", ""))
         person = people.get(event.actor_id or "")
         staff = person is not None and person.kind == "staff"
+        decision = event.detail.get("decision")
         entries.append(TimelineEntry(
             at=event.at,
             kind=event.action.split(".")[1],
             action=event.action,
             task_name=task.name if task else None,
-            decision=event.detail.get("decision"),
+            decision=decision,
             agency=agencies.get(person.agency_code) if staff and person.agency_code else None,
             person=person.display_name if person else None,
-            note=_note(task, event.detail.get("decision")) if task and event.action == "task.complete" else None,
+            note=_note(task, decision) if task and event.action == "task.complete" else None,
         ))
     return entries
 
