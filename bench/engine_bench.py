@@ -26,9 +26,11 @@ in-memory, and its ratio. A few warm-up cases precede each measurement.
 On PostgreSQL every command ends with a durable commit, which waits for the
 server to flush its WAL to disk; SQLite (WAL mode, synchronous=NORMAL) does not
 wait for the disk at commit. How long that flush takes depends on the disk and
-on what else is writing to it, so the report also gives, for the same server
-just after the run, the median time of a one-row commit with and without that
-wait.
+on what else is writing to it, and waking a server process that slept while
+the client worked depends on the machine, so the report also gives, for the
+same server just after the run, the median time of a one-row commit: after as
+much client work as an in-memory completion takes (the floor under every
+command), back to back, and back to back without waiting for the flush.
 
 Run:
 
@@ -417,16 +419,37 @@ class DatabaseResult:
     in_memory: Timings
     counted: Timings
     profile: str | None = None
-    commit_ms: tuple[float, float] | None = None  # PostgreSQL: one-row commit, durable and not
+    commits: CommitCosts | None = None  # PostgreSQL only
 
 
 COMMIT_SAMPLES = 100
 
 
-def commit_costs(svc: services.Services, n: int = COMMIT_SAMPLES) -> tuple[float, float]:
-    """Median ms of a one-row commit on the bench database, waiting for the WAL flush and not.
+@dataclass(frozen=True)
+class CommitCosts:
+    """Median ms of a one-row commit on the bench database (PostgreSQL)."""
 
-    The two kinds alternate, so both see the same load.
+    pause_ms: float     # the client work before each ``after_pause`` commit
+    after_pause: float  # durable, after the client worked for ``pause_ms`` as it does between commands
+    durable: float      # durable, back to back
+    unflushed: float    # back to back, not waiting for the WAL flush
+
+
+def client_work(ms: float) -> None:
+    """Keep this process busy for ``ms`` allocating small objects, as the engine's Python does."""
+    end = time.perf_counter() + ms / 1000.0
+    while time.perf_counter() < end:
+        [bytearray(256) for _ in range(16)]
+
+
+def commit_costs(svc: services.Services, pause_ms: float, n: int = COMMIT_SAMPLES) -> CommitCosts:
+    """The floor under every PostgreSQL command: what a one-row commit costs here.
+
+    Back to back, the server process is busy and warm. Between the engine's
+    commands the client works for a millisecond or more and the server sleeps;
+    waking it costs more, on some machines several times more, so the commit
+    is also timed after ``pause_ms`` of client work. The kinds alternate, so
+    all see the same load.
     """
     raw = svc.db.raw_connection()
     try:
@@ -434,10 +457,12 @@ def commit_costs(svc: services.Services, n: int = COMMIT_SAMPLES) -> tuple[float
         conn.autocommit = True  # each UPDATE is a transaction of its own
         conn.execute("CREATE TABLE bench_commit_probe (id integer PRIMARY KEY, n integer NOT NULL)")
         conn.execute("INSERT INTO bench_commit_probe VALUES (1, 0)")
-        samples: dict[str, list[float]] = {"on": [], "off": []}
+        samples: dict[str, list[float]] = {"after_pause": [], "durable": [], "unflushed": []}
         for _ in range(n):
-            for setting, out in samples.items():
-                conn.execute(f"SET synchronous_commit = {setting}")
+            for kind, out in samples.items():
+                conn.execute(f"SET synchronous_commit = {'off' if kind == 'unflushed' else 'on'}")
+                if kind == "after_pause":
+                    client_work(pause_ms)
                 started = time.perf_counter()
                 conn.execute("UPDATE bench_commit_probe SET n = n + 1 WHERE id = 1")
                 out.append((time.perf_counter() - started) * 1000.0)
@@ -446,7 +471,7 @@ def commit_costs(svc: services.Services, n: int = COMMIT_SAMPLES) -> tuple[float
         conn.autocommit = False
     finally:
         raw.close()
-    return median(samples["on"]), median(samples["off"])
+    return CommitCosts(pause_ms, **{kind: median(out) for kind, out in samples.items()})
 
 
 def bench_database(name: str, url: str, n: int, inputs: Inputs, memory: InMemoryFlow,
@@ -458,7 +483,8 @@ def bench_database(name: str, url: str, n: int, inputs: Inputs, memory: InMemory
         timings = measure(name, n, {"persisted": flow.run_case, "in-memory": memory.run_case})
         flow.check_outcome(n + WARMUP_CASES)
         counted = count_statements(svc, flow)
-        commits = commit_costs(svc) if svc.db.dialect.name == "postgresql" else None
+        pause = median(timings["in-memory"].complete)
+        commits = commit_costs(svc, pause) if svc.db.dialect.name == "postgresql" else None
         report = profile_cases(flow, min(n, PROFILE_CASES)) if profile else None
         return DatabaseResult(name, timings["persisted"], timings["in-memory"], counted, report, commits)
     finally:
@@ -556,10 +582,11 @@ def print_report(results: list[DatabaseResult]) -> None:
               f"complete {c.statements_per_call('complete'):.1f}; "
               f"in-memory {r.in_memory.cases_per_second:.1f} cases/s")
     for r in results:
-        if r.commit_ms is not None:
-            durable, unflushed = r.commit_ms
-            print(f"{r.name}: a one-row commit takes {durable:.2f} ms here, {unflushed:.2f} ms "
-                  f"without waiting for the WAL flush")
+        if r.commits is not None:
+            c = r.commits
+            print(f"{r.name}: a one-row commit takes {c.after_pause:.2f} ms after {c.pause_ms:.1f} ms "
+                  f"of client work, as between commands; back to back {c.durable:.2f} ms, "
+                  f"{c.unflushed:.2f} ms without waiting for the WAL flush")
 
 
 def print_profiles(results: list[DatabaseResult]) -> None:
