@@ -3,8 +3,9 @@
 Each event's hash covers its content and the previous event's hash, so deleting
 or editing any row breaks the chain from that row on; ``verify_chain`` finds it.
 
-Appends serialise. On SQLite the writer already holds the database lock. On
-PostgreSQL the server chains the events (``pg_append_block``): it takes an
+Appends serialise. On SQLite the writer already holds the database lock, and
+``sqlite_append`` chains the events on the driver's connection, for ``append``
+and the engine's write batches alike. On PostgreSQL the server chains the events (``pg_append_block``): it takes an
 advisory lock held to the end of the transaction, reads the last hash and
 inserts each event with its hash. The block runs inside ``onestop_write`` for
 the engine's commands and inside ``onestop_append_events`` for every other
@@ -14,14 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .db import utcnow
+from .db import sqlite_time, utcnow
 from .models import AuditEvent
 
 GENESIS = "0" * 64
@@ -30,9 +32,11 @@ PG_APPEND_SQL = "SELECT onestop_append_events(CAST(%(events)s AS jsonb), %(genes
 PG_APPEND_VARIABLES = "v_prev text; v_hash text; v_event record;"
 _PG_EVENT_COLUMNS = ("at timestamptz, actor_id text, on_behalf_of text, action text, case_id text, ip text, "
                      "purpose text, result text, detail jsonb, body text")
-_EVENTS = AuditEvent.__table__
-_LAST_HASH = select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)
-_INSERT = insert(_EVENTS)
+_SQLITE_LAST_HASH = "SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1"
+_SQLITE_INSERT = (
+    "INSERT INTO audit_events (at, actor_id, on_behalf_of, action, case_id, ip, purpose, result, detail,"
+    " prev_hash, hash) VALUES (:at, :actor_id, :on_behalf_of, :action, :case_id, :ip, :purpose, :result,"
+    " :detail, :prev_hash, :hash)")
 
 
 @dataclass(frozen=True)
@@ -75,15 +79,27 @@ def append(
     """Append one event inside the caller's transaction (call it last: it serialises)."""
     values = event(action, actor_id=actor_id, on_behalf_of=on_behalf_of, case_id=case_id, ip=ip,
                    purpose=purpose, result=result, detail=detail, at=at)
-    text_body = body(**values)
     session.flush()
+    driver = session.connection().connection.driver_connection
     if session.get_bind().dialect.name == "postgresql":
-        cursor = session.connection().connection.driver_connection.cursor()
-        cursor.execute(PG_APPEND_SQL, {"events": pg_events([values]), "genesis": GENESIS})
+        driver.cursor().execute(PG_APPEND_SQL, {"events": pg_events([values]), "genesis": GENESIS})
+    else:
+        sqlite_append(driver, [values])
+
+
+def sqlite_append(driver: sqlite3.Connection, events: list[dict]) -> None:
+    """Chain the events (as ``event`` makes them) onto the trail, in the driver's open transaction."""
+    if not events:
         return
-    conn = session.connection()
-    prev = conn.execute(_LAST_HASH).scalar() or GENESIS
-    conn.execute(_INSERT, {**values, "prev_hash": prev, "hash": digest(prev, text_body)})
+    cursor = driver.cursor()
+    row = cursor.execute(_SQLITE_LAST_HASH).fetchone()
+    prev = row[0] if row else GENESIS
+    for values in events:
+        hashed = digest(prev, body(**values))
+        cursor.execute(_SQLITE_INSERT, {
+            **values, "at": sqlite_time(values["at"]), "prev_hash": prev, "hash": hashed,
+            "detail": orjson.dumps(values["detail"], option=orjson.OPT_NON_STR_KEYS).decode()})
+        prev = hashed
 
 
 def pg_events(events: list[dict]) -> str:

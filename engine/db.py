@@ -48,6 +48,11 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+def sqlite_time(value: datetime) -> str:
+    """A timestamp as ``UTCDateTime`` stores it on SQLite, for statements sent to the driver directly."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 

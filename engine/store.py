@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from . import audit, tallies
-from .db import LazySession
+from .db import LazySession, sqlite_time
 from .errors import CaseConflict
 
 CONFLICT_MESSAGE = "case changed since it was loaded"
@@ -277,8 +277,7 @@ class CaseStore:
                 cursor.execute(sql, params)
                 if guard:
                     guarded.append(cursor)
-            for event in batch.events:
-                _audit_sqlite(driver, event)
+            audit.sqlite_append(driver, batch.events)
         except sqlite3.IntegrityError as exc:
             raise _conflict_from(str(exc)) or exc
         if any(cursor.rowcount != 1 for cursor in guarded):
@@ -315,26 +314,12 @@ def _sqlite_value(name: str, value: Any) -> Any:
     if name in _JSON:
         return _json(value)
     if name in _TIMES:
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return sqlite_time(value)
     return value
 
 
 def _sqlite_params(params: dict) -> dict:
     return {k: _sqlite_value(k, v) for k, v in params.items()}
-
-
-def _audit_sqlite(driver: sqlite3.Connection, event: dict) -> None:
-    body = audit.body(**event)
-    cursor = driver.cursor()
-    cursor.execute("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")
-    row = cursor.fetchone()
-    prev = row[0] if row else audit.GENESIS
-    cursor.execute(
-        "INSERT INTO audit_events (at, actor_id, on_behalf_of, action, case_id, ip, purpose, result,"
-        " detail, prev_hash, hash) VALUES (:at, :actor_id, :on_behalf_of, :action, :case_id, :ip,"
-        " :purpose, :result, :detail, :prev_hash, :hash)",
-        {**event, "at": _sqlite_value("at", event["at"]), "detail": orjson.dumps(event["detail"]).decode(),
-         "prev_hash": prev, "hash": audit.digest(prev, body)})
 
 
 def _write_postgresql(driver: psycopg.Connection, batch: WriteBatch) -> None:
