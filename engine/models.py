@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -291,10 +292,19 @@ class Permit(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+FAILED_SIGN_IN = text("action = 'auth.sign_in' AND result = 'failed'")
+
+
 class AuditEvent(Base):
     """Append-only, hash-chained record of every command, sign-in and sensitive view."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (  # what engine.throttle reads; no other append adds to them
+        Index("ix_audit_events_failed_sign_in_ip", "ip", "at",
+              sqlite_where=FAILED_SIGN_IN, postgresql_where=FAILED_SIGN_IN),
+        Index("ix_audit_events_failed_sign_in_actor", "actor_id", "at",
+              sqlite_where=FAILED_SIGN_IN, postgresql_where=FAILED_SIGN_IN),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

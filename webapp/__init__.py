@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from apiflask import APIFlask
 from flask import render_template, request, session, url_for
 from flask_babel import gettext as _
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.errors import CaseConflict, Forbidden, NotFound
 
@@ -39,6 +40,9 @@ def create_app(overrides: dict | None = None) -> APIFlask:
     app.config["SPEC_FORMAT"] = "json"
     app.config["OPENAPI_VERSION"] = "3.1.0"
     app.config["AUTO_404_RESPONSE"] = False
+    if app.config.get("TRUSTED_PROXIES"):
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     _configure_mydata(app)
     _configure_petitions(app)
     app.extensions["onestop"] = services.build(app.config)

@@ -45,4 +45,7 @@ def from_env() -> dict:
         "SMTP": SmtpSettings.from_env(),
         "DEV_MAILBOX_PATH": os.environ.get("ONESTOP_DEV_MAILBOX") or None,
         "SIGNATURE_TTL_MINUTES": float(os.environ.get("ONESTOP_SIGNATURE_TTL_MINUTES", "5")),
+        # Reverse proxies in front of the app whose X-Forwarded-For / -Proto to believe (0: none), so
+        # that sign-in throttling, rate limits and the audit trail see the client's address.
+        "TRUSTED_PROXIES": int(os.environ.get("ONESTOP_TRUSTED_PROXIES", "0")),
     }

@@ -36,6 +36,11 @@ class Services:
     studio: Studio | None = None
 
 
+def _derived_key(config: dict, purpose: str) -> bytes:
+    """A key of its own for each use of the secret key."""
+    return hashlib.sha256(f"{purpose}:{config['SECRET_KEY']}".encode()).digest()
+
+
 def build(config: dict) -> Services:
     db = make_engine(config["DATABASE_URL"])
     sessions = make_session_factory(db)
@@ -44,8 +49,9 @@ def build(config: dict) -> Services:
     smtp = config.get("SMTP")
     engine = CaseEngine(sessions, forms, registry, calendar=taiwan_calendar(), settings={
         "public_base_url": config["PUBLIC_BASE_URL"],
-        "agent_pepper": hashlib.sha256(b"agent:" + config["SECRET_KEY"].encode()).digest(),
-        "unsubscribe_key": hashlib.sha256(b"unsubscribe:" + config["SECRET_KEY"].encode()).digest(),
+        "agent_pepper": _derived_key(config, "agent"),
+        "sign_in_pepper": _derived_key(config, "sign-in"),
+        "unsubscribe_key": _derived_key(config, "unsubscribe"),
         "mail_enabled": smtp is not None}, on_closed=(satisfaction.ask,))
     senders = {"email": mail.smtp_sender(smtp)} if smtp else {}
     petitions = config.get("PETITION_1999")

@@ -1,6 +1,7 @@
 """Sign-in, sign-out and the language switch."""
 from __future__ import annotations
 
+import math
 from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
@@ -8,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import login_user, logout_user, current_user
 from sqlalchemy import select, update
 
-from engine import audit
+from engine import audit, throttle
 from engine.db import transaction
 from engine.models import User
 
@@ -40,12 +41,23 @@ def login():
         return render_template("accounts/login.html", next=request.args.get("next"))
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    with transaction(services.get().sessions) as s:
+    svc = services.get()
+    now = svc.engine.clock()
+    tag = throttle.name_tag(username, svc.engine.settings["sign_in_pepper"])
+    with transaction(svc.sessions) as s:
         user = s.scalar(select(User).where(User.username == username, User.active.is_(True)))
-        ok = check_password(user, password)
-        audit.append(s, "auth.sign_in", actor_id=user.id if user else None, ip=request.remote_addr,
-                     result="ok" if ok else "failed")
+        user_id = user.id if user else None
+        wait = throttle.sign_in_wait(s, tag=tag, user_id=user_id, ip=request.remote_addr, now=now)
+        ok = not wait and check_password(user, password)
+        result = throttle.THROTTLED if wait else "ok" if ok else throttle.FAILED
+        audit.append(s, throttle.SIGN_IN, actor_id=user_id, ip=request.remote_addr, result=result, at=now,
+                     detail=throttle.failure_detail(tag) if result == throttle.FAILED else None)
         signed_in = SessionUser.from_user(user) if ok else None
+    if wait:
+        minutes = math.ceil(wait.total_seconds() / 60)
+        error = _("登入失敗次數過多，請於 %(minutes)s 分鐘後再試。", minutes=minutes)
+        return render_template("accounts/login.html", error=error, username=username,
+                               next=request.form.get("next")), 429, {"Retry-After": str(minutes * 60)}
     if signed_in is None:
         return render_template("accounts/login.html", error=_("帳號或密碼錯誤"), username=username,
                                next=request.form.get("next")), 401
