@@ -320,6 +320,18 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class RequestHit(Base):
+    """One request counted against a rate limit, kept for the limit's window (see ``engine.throttle``)."""
+
+    __tablename__ = "request_hits"
+    __table_args__ = (Index("ix_request_hits_subject", "scope", "subject", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
 

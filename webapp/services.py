@@ -50,7 +50,7 @@ def build(config: dict) -> Services:
     engine = CaseEngine(sessions, forms, registry, calendar=taiwan_calendar(), settings={
         "public_base_url": config["PUBLIC_BASE_URL"],
         "agent_pepper": _derived_key(config, "agent"),
-        "sign_in_pepper": _derived_key(config, "sign-in"),
+        "throttle_pepper": _derived_key(config, "throttle"),
         "unsubscribe_key": _derived_key(config, "unsubscribe"),
         "mail_enabled": smtp is not None}, on_closed=(satisfaction.ask,))
     senders = {"email": mail.smtp_sender(smtp)} if smtp else {}

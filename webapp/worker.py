@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from engine import outbox
-from engine.db import utcnow
+from engine import outbox, throttle
+from engine.db import transaction, utcnow
 from handlers import catalog_review, digest, escalation
 from handlers.mydata import jobs
 from handlers.petitions import opinions
@@ -67,6 +68,9 @@ class Leadership:
             self._conn = None
 
 
+REQUESTS_KEPT = timedelta(days=1)  # longer than any rate limit's window
+
+
 def sweep(app: Flask, leadership: Leadership | None = None) -> None:
     with app.app_context():
         svc = services.get()
@@ -82,6 +86,8 @@ def sweep(app: Flask, leadership: Leadership | None = None) -> None:
             catalog_review.remind_stale(svc.sessions, now, svc.engine.settings)
             if svc.mydata is not None:
                 jobs.purge_expired(svc.sessions, svc.mydata.retention)
+            with transaction(svc.sessions) as s:
+                throttle.forget_requests(s, now - REQUESTS_KEPT)
             if svc.petitions is not None:
                 _poll_1999(svc, now)
 

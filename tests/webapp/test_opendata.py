@@ -5,7 +5,6 @@ import csv
 import io
 import json
 import statistics
-import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,15 +13,15 @@ from itertools import combinations
 import pytest
 from sqlalchemy import func, select
 
-from engine import tallies
+from engine import tallies, throttle
 from engine.db import transaction, utcnow
 from engine.forms import is_tw_national_id
-from engine.models import Case, Definition, Rating, Service, User, new_id
+from engine.models import Case, Definition, Rating, RequestHit, Service, User, new_id
 from reports.opendata import month_start, running_month
 from tests.conftest import make_app
-from webapp import services
+from webapp import services, worker
 from webapp.opendata.labels import DISTRICTS_EN
-from webapp.opendata.limits import RateLimiter, parse_rate
+from webapp.opendata.limits import parse_rate
 from webapp.seed import TAINAN_DISTRICTS
 
 BASE = "/api/v1/open-data"
@@ -398,29 +397,34 @@ def test_k_comes_from_the_configuration(database_url, tmp_path):
             services.get().db.dispose()
 
 
-def test_the_sliding_window_limits_each_client_and_is_safe_across_threads():
-    clock = [1000.0]
-    limiter = RateLimiter(2, 60.0, clock=lambda: clock[0])
-    assert limiter.hit("a") == 0 and limiter.hit("a") == 0
-    clock[0] += 20
-    assert limiter.hit("a") == pytest.approx(40.0)
-    assert limiter.hit("b") == 0
-    clock[0] += 40
-    assert limiter.hit("a") == 0
+def test_the_limit_holds_across_web_processes(seeded_database_url, tmp_path):
+    first, second = (make_app(seeded_database_url, tmp_path, {"OPEN_DATA_RATE": "3/minute"}, seeded=True)
+                     for _ in range(2))
+    try:
+        assert fetch(first.test_client(), "applications").status_code == 200
+        assert [fetch(second.test_client(), "satisfaction").status_code for _ in range(2)] == [200, 200]
+        assert fetch(first.test_client(), "applications").status_code == 429
+        assert fetch(second.test_client(), "applications").status_code == 429
+    finally:
+        for app in (first, second):
+            with app.app_context():
+                services.get().db.dispose()
 
-    shared = RateLimiter(50, 60.0)
-    allowed = []
 
-    def hammer():
-        allowed.extend(shared.hit("c") == 0 for _ in range(40))
+def test_the_worker_forgets_the_requests_of_clients_that_did_not_come_back(app):
+    assert fetch(app.test_client(), "applications").status_code == 200
+    with app.app_context(), transaction(services.get().sessions) as s:
+        throttle.request_wait(s, scope="open_data", subject="gone", limit=60, window=timedelta(minutes=1),
+                              now=utcnow() - timedelta(days=2))
+    worker.sweep(app)
+    with app.app_context(), transaction(services.get().sessions) as s:
+        assert s.scalar(select(func.count()).select_from(RequestHit).where(RequestHit.subject == "gone")) == 0
+        assert s.scalar(select(func.count()).select_from(RequestHit)) == 1  # this minute's request stays
 
-    threads = [threading.Thread(target=hammer) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sum(allowed) == 50
+
+def test_the_rate_setting_is_read_or_refused():
     assert parse_rate("60/minute") == (60, 60.0) and parse_rate(5) == (5, 60.0)
     assert parse_rate("5 per second") == (5, 1.0)
-    with pytest.raises(ValueError):
-        parse_rate("lots")
+    for wrong in ("lots", "0/minute", 0):
+        with pytest.raises(ValueError):
+            parse_rate(wrong)

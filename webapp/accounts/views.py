@@ -43,15 +43,15 @@ def login():
     password = request.form.get("password", "")
     svc = services.get()
     now = svc.engine.clock()
-    tag = throttle.name_tag(username, svc.engine.settings["sign_in_pepper"])
+    name = throttle.tag(username, svc.engine.settings["throttle_pepper"])
     with transaction(svc.sessions) as s:
         user = s.scalar(select(User).where(User.username == username, User.active.is_(True)))
         user_id = user.id if user else None
-        wait = throttle.sign_in_wait(s, tag=tag, user_id=user_id, ip=request.remote_addr, now=now)
+        wait = throttle.sign_in_wait(s, name=name, user_id=user_id, ip=request.remote_addr, now=now)
         ok = not wait and check_password(user, password)
         result = throttle.THROTTLED if wait else "ok" if ok else throttle.FAILED
         audit.append(s, throttle.SIGN_IN, actor_id=user_id, ip=request.remote_addr, result=result, at=now,
-                     detail=throttle.failure_detail(tag) if result == throttle.FAILED else None)
+                     detail=throttle.failure_detail(name) if result == throttle.FAILED else None)
         signed_in = SessionUser.from_user(user) if ok else None
     if wait:
         minutes = math.ceil(wait.total_seconds() / 60)

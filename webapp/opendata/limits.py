@@ -1,15 +1,14 @@
-"""Per-client request limits and a short-lived result cache for the public open-data API.
+"""The open-data API's rate setting, and its short-lived result cache.
 
-Both live in the process: each web process limits and caches on its own, so
-with N processes a client may make up to N times the limit. Neither keeps
-anything beyond a client address's recent request times and aggregate figures.
+The limit itself is counted in the database (``engine.throttle``), so it holds
+across web processes. The cache lives in each process: it keeps nothing but
+aggregate figures, and a process that has not seen a query computes it anew.
 """
 from __future__ import annotations
 
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -20,41 +19,14 @@ _RATE = re.compile(r"\s*(\d+)\s*(?:/|per)\s*(second|minute|hour)\s*")
 def parse_rate(setting: int | str) -> tuple[int, float]:
     """``60``, ``"60/minute"`` or ``"5 per second"`` as (requests, window in seconds); a bare number is per minute."""
     if isinstance(setting, int) or str(setting).strip().isdigit():
-        return int(setting), PERIODS["minute"]
-    found = _RATE.fullmatch(str(setting))
-    if not found:
+        limit, window = int(setting), PERIODS["minute"]
+    elif found := _RATE.fullmatch(str(setting)):
+        limit, window = int(found.group(1)), PERIODS[found.group(2)]
+    else:
         raise ValueError(f"OPEN_DATA_RATE: expected e.g. '60/minute', got {setting!r}")
-    return int(found.group(1)), PERIODS[found.group(2)]
-
-
-class RateLimiter:
-    """A sliding window per client: at most ``limit`` requests in any ``window`` seconds."""
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic,
-                 max_clients: int = 100_000) -> None:
-        if limit < 1 or window <= 0:
-            raise ValueError("a rate limit needs at least one request per positive window")
-        self.limit, self.window, self.clock, self.max_clients = limit, window, clock, max_clients
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, client: str) -> float:
-        """Count one request; 0 if it may go ahead, else the seconds until it would be allowed."""
-        with self._lock:
-            now = self.clock()
-            if len(self._seen) >= self.max_clients:
-                self._forget_idle(now)
-            times = self._seen.setdefault(client, deque())
-            while times and times[0] <= now - self.window:
-                times.popleft()
-            if len(times) >= self.limit:
-                return times[0] + self.window - now
-            times.append(now)
-            return 0.0
-
-    def _forget_idle(self, now: float) -> None:
-        for client in [c for c, times in self._seen.items() if not times or times[-1] <= now - self.window]:
-            del self._seen[client]
+    if limit < 1:
+        raise ValueError(f"OPEN_DATA_RATE: at least one request per period, got {setting!r}")
+    return limit, window
 
 
 class TtlCache:

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import timedelta
 
 from apiflask import APIBlueprint
 from flask import Response, current_app, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine.db import reading, utcnow
+from engine import throttle
+from engine.db import reading, transaction, utcnow
 from engine.models import Service
 from reports import opendata
 from reports.export import Table, to_csv
@@ -17,7 +19,7 @@ from reports.export import Table, to_csv
 from .. import select_locale, services
 from ..seed import TAINAN_DISTRICTS
 from . import labels
-from .limits import RateLimiter, TtlCache, parse_rate
+from .limits import TtlCache, parse_rate
 from .params import BadQuery, Query, parse
 from .schemas import (
     ApplicationsOut,
@@ -61,18 +63,13 @@ RESPONSES = {
 }
 
 
-# -- shared per-app state: the rate limiter and the result cache -----------------------------------
+# -- per-app state: the result cache ---------------------------------------------------------------
 
 def _shared(name: str, make: Callable[[], object]):
     extensions = current_app.extensions
     if name not in extensions:
         extensions.setdefault(name, make())
     return extensions[name]
-
-
-def _limiter() -> RateLimiter:
-    return _shared("opendata.limiter", lambda: RateLimiter(*parse_rate(
-        current_app.config.get("OPEN_DATA_RATE", DEFAULT_RATE))))
 
 
 def _cache() -> TtlCache:
@@ -93,9 +90,15 @@ def _cached(key: tuple, compute: Callable):
 
 @bp.before_request
 def _rate_limit():
-    wait = _limiter().hit(request.remote_addr or "")
-    if wait > 0:
-        seconds = max(1, math.ceil(wait))
+    """Each client address's requests are counted in the database, so every web process limits alike."""
+    limit, window = parse_rate(current_app.config.get("OPEN_DATA_RATE", DEFAULT_RATE))
+    svc = services.get()
+    client = throttle.tag(request.remote_addr or "", svc.engine.settings["throttle_pepper"])
+    with transaction(svc.sessions) as s:
+        wait = throttle.request_wait(s, scope="open_data", subject=client, limit=limit,
+                                     window=timedelta(seconds=window), now=svc.engine.clock())
+    if wait:
+        seconds = max(1, math.ceil(wait.total_seconds()))
         body = {"error": "rate_limited",
                 "message": _("查詢太頻繁，請於 %(seconds)s 秒後再試。", seconds=seconds)}
         return body, 429, {"Retry-After": str(seconds)}
