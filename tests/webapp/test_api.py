@@ -37,6 +37,10 @@ def test_openapi_document_is_3_1_and_lists_the_endpoints(app):
     for path in ("/api/v1/cases", "/api/v1/tasks/{task_id}/complete", "/api/v1/services",
                  "/api/v1/permits/{token}/verification"):
         assert path in spec["paths"], path
+    # one component per schema: none registered twice under a numbered name
+    assert not [name for name in spec["components"]["schemas"] if name[-1].isdigit()]
+    assert "tasks" in spec["components"]["schemas"]["CaseOut"]["properties"]
+    assert "tasks" not in spec["components"]["schemas"]["CaseSummaryOut"]["properties"]
 
 
 def test_apply_claim_complete_and_conflict_through_the_api(app, login):

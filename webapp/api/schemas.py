@@ -32,7 +32,9 @@ class TaskOut(Schema):
     result = Dict(allow_none=True)
 
 
-class CaseOut(Schema):
+class CaseSummaryOut(Schema):
+    """A case as the list of cases shows it."""
+
     id = String()
     number = String()
     service_key = String()
@@ -44,12 +46,17 @@ class CaseOut(Schema):
     due_at = DateTime(allow_none=True)
     closed_at = DateTime(allow_none=True)
     fields = Dict()
-    tasks = List(Nested(TaskOut), dump_default=list)
+
+
+class CaseOut(CaseSummaryOut):
+    """One case with its tasks and, once issued, its permit."""
+
+    tasks = List(Nested(TaskOut))
     permit_number = String(allow_none=True)
 
 
 class CasesOut(Schema):
-    items = List(Nested(CaseOut))
+    items = List(Nested(CaseSummaryOut))
 
 
 class ServicesOut(Schema):
