@@ -67,6 +67,7 @@ def test_the_wait_ends_when_the_oldest_failures_leave_the_window(app, clock):
     clock[0] += timedelta(minutes=4)
     refused = attempt(http, "company", PASSWORD)
     assert refused.status_code == 429 and "請於 1 分鐘後再試" in refused.get_data(as_text=True)
+    assert refused.headers["Retry-After"] == "60"
     clock[0] += timedelta(minutes=1, seconds=1)
     assert attempt(http, "company", PASSWORD).status_code == 302
 

@@ -54,10 +54,10 @@ def login():
                      detail=throttle.failure_detail(name) if result == throttle.FAILED else None)
         signed_in = SessionUser.from_user(user) if ok else None
     if wait:
-        minutes = math.ceil(wait.total_seconds() / 60)
-        error = _("登入失敗次數過多，請於 %(minutes)s 分鐘後再試。", minutes=minutes)
+        seconds = math.ceil(wait.total_seconds())
+        error = _("登入失敗次數過多，請於 %(minutes)s 分鐘後再試。", minutes=math.ceil(seconds / 60))
         return render_template("accounts/login.html", error=error, username=username,
-                               next=request.form.get("next")), 429, {"Retry-After": str(minutes * 60)}
+                               next=request.form.get("next")), 429, {"Retry-After": str(seconds)}
     if signed_in is None:
         return render_template("accounts/login.html", error=_("帳號或密碼錯誤"), username=username,
                                next=request.form.get("next")), 401
