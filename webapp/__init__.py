@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from engine.errors import CaseConflict, Forbidden, NotFound
 
 from . import config as settings
-from . import services
+from . import security, services
 from .extensions import babel, csrf, login_manager
 
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -40,6 +40,10 @@ def create_app(overrides: dict | None = None) -> APIFlask:
     app.config["SPEC_FORMAT"] = "json"
     app.config["OPENAPI_VERSION"] = "3.1.0"
     app.config["AUTO_404_RESPONSE"] = False
+    for setting, asset in (("SWAGGER_UI_CSS", "swagger-ui.css"), ("SWAGGER_UI_BUNDLE_JS", "swagger-ui-bundle.js"),
+                           ("SWAGGER_UI_STANDALONE_PRESET_JS", "swagger-ui-standalone-preset.js"),
+                           ("DOCS_FAVICON", "favicon-32x32.png")):
+        app.config[setting] = f"/static/vendor/swagger-ui/{asset}"  # installed from npm, not a CDN
     if app.config.get("TRUSTED_PROXIES"):
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
@@ -50,6 +54,7 @@ def create_app(overrides: dict | None = None) -> APIFlask:
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     login_manager.init_app(app)
+    security.init_app(app)
     _register_blueprints(app)
     _register_template_helpers(app)
     _register_error_pages(app)

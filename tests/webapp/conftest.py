@@ -113,6 +113,43 @@ def world(sqlite_url, tmp_path):
 
 
 
+def accessibility_violations(page, region) -> list[str]:
+    """axe-core's findings in ``region`` (a locator), each as "rule: the elements it found".
+
+    axe is loaded from the app's own static files, as the pages' policy allows scripts only from there.
+    """
+    page.add_script_tag(url="/static/vendor/axe.min.js")
+    return region.evaluate(
+        "async el => (await axe.run(el)).violations.map(v => v.id + ': ' + v.nodes.map(n => n.target).join(' '))")
+
+
+class WatchedBrowser:
+    """Chromium whose pages report every Content-Security-Policy violation to ``violations``.
+
+    The web app allows no inline script or style; a page that needs one is broken
+    for its users, so every browser test also fails on a violation.
+    """
+
+    def __init__(self, chromium) -> None:
+        self._chromium = chromium
+        self.violations: list[str] = []
+
+    def new_context(self, **kwargs):
+        context = self._chromium.new_context(**kwargs)
+        context.on("console", self._console)
+        return context
+
+    def new_page(self, **kwargs):
+        return self.new_context(**kwargs).new_page()
+
+    def _console(self, message) -> None:
+        if "Content Security Policy" in message.text:
+            self.violations.append(f"{message.location.get('url')}: {message.text}")
+
+    def __getattr__(self, name: str):
+        return getattr(self._chromium, name)
+
+
 @pytest.fixture
 def browser():
     """Headless Chromium from Debian (Playwright cannot download browsers here)."""
@@ -121,7 +158,9 @@ def browser():
         pytest.skip("Chromium is not installed at /usr/bin/chromium")
     with playwright_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        watched = WatchedBrowser(chromium)
         try:
-            yield chromium
+            yield watched
         finally:
             chromium.close()
+        assert not watched.violations, "\n".join(watched.violations)

@@ -5,12 +5,12 @@ import re
 
 import pytest
 
-from tests.conftest import ARTIFACTS, ROOT
+from tests.conftest import ARTIFACTS
 
+from .conftest import accessibility_violations
 from .test_browser_low_income import TIMEOUT_MS, site  # noqa: F401 - the fixture is used by name
 
 pytestmark = pytest.mark.browser
-AXE = ROOT / "webapp" / "static" / "vendor" / "axe.min.js"
 
 
 def test_ask_the_assistant_open_the_service_and_ask_a_follow_up(site, browser):  # noqa: F811
@@ -35,8 +35,7 @@ def test_ask_the_assistant_open_the_service_and_ask_a_follow_up(site, browser): 
     expect(first).to_contain_text("長者身分證或健保卡")
     expect(page).to_have_url(f"{base}/")
     expect(chat.get_by_label("您的問題")).to_be_focused()
-    page.add_script_tag(path=str(AXE))
-    assert chat.evaluate("async el => (await axe.run(el)).violations.map(v => v.id)") == []
+    assert accessibility_violations(page, chat) == []
     page.screenshot(path=str(ARTIFACTS / "85-assistant-answer.png"), full_page=False)
 
     follow_up = answer.get_by_role("button", name="長照服務申請要準備什麼文件？")

@@ -4,14 +4,14 @@ from __future__ import annotations
 import pytest
 
 from engine.db import transaction
-from tests.conftest import ARTIFACTS, ROOT
+from tests.conftest import ARTIFACTS
 from tests.reports.test_heatmap import ANPING_PATH, YONGKANG_ROW, add_permit
 from webapp import services
 
+from .conftest import accessibility_violations
 from .test_browser_low_income import _sign_in, site  # noqa: F401 - the fixture is used by name
 
 pytestmark = pytest.mark.browser
-AXE = ROOT / "webapp" / "static" / "vendor" / "axe.min.js"
 
 # Where the heat canvas is most intense, in page coordinates.
 HOTTEST_PIXEL = """() => {
@@ -89,10 +89,7 @@ def test_the_clerk_sees_the_heat_filters_it_and_lists_the_permits_of_a_hot_cell(
     expect(listing.locator("tbody tr")).to_have_count(1)
     page.screenshot(path=str(ARTIFACTS / "81-heatmap-table.png"), full_page=True)
 
-    page.add_script_tag(path=str(AXE))
-    violations = page.locator("#main").evaluate(
-        "async el => (await axe.run(el)).violations.map(v => v.id + ': ' + v.nodes.map(n => n.target).join(' '))")
-    assert violations == []
+    assert accessibility_violations(page, page.locator("#main")) == []
     assert failures == []
     context.close()
 

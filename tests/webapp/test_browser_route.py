@@ -6,10 +6,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.conftest import ARTIFACTS, ROOT
+from tests.conftest import ARTIFACTS
 from tests.factories import PDF, PNG
 
 from .test_browser import fill_contact_and_purpose, fill_vehicle
+from .conftest import accessibility_violations
 from .test_browser_low_income import _sign_in, site  # noqa: F401 - the fixture is used by name
 
 pytestmark = pytest.mark.browser
@@ -17,7 +18,6 @@ pytestmark = pytest.mark.browser
 YONGKANG = (120.2571, 23.0263)     # 永康區公所
 EAST = (120.235, 22.98)            # 東區; the straight line from 永康區公所 meets no third district
 SERVICE_NAME = "大型車輛行駛管制道路通行證"
-AXE = ROOT / "webapp" / "static" / "vendor" / "axe.min.js"
 
 
 def click_at(page, widget, lon: float, lat: float) -> None:
@@ -73,9 +73,7 @@ def test_draw_a_route_and_the_computed_districts_reach_the_case(site, browser, t
     expect(widget.locator("[data-route-points] li")).to_have_count(2)
     expect(widget.locator("[data-route-points] li").nth(1)).to_contain_text("東區")
 
-    page.add_script_tag(path=str(AXE))
-    violations = widget.evaluate("async el => (await axe.run(el)).violations.map(v => v.id)")
-    assert violations == []
+    assert accessibility_violations(page, widget) == []
 
     fill_contact_and_purpose(form)
     fill_vehicle(form, 0, "KLA-1234", "大貨車", "35", start + timedelta(days=365))
