@@ -5,11 +5,11 @@ or editing any row breaks the chain from that row on; ``verify_chain`` finds it.
 
 Appends serialise. On SQLite the writer already holds the database lock, and
 ``sqlite_append`` chains the events on the driver's connection, for ``append``
-and the engine's write batches alike. On PostgreSQL the server chains the events (``pg_append_block``): it takes an
-advisory lock held to the end of the transaction, reads the last hash and
-inserts each event with its hash. The block runs inside ``onestop_write`` for
-the engine's commands and inside ``onestop_append_events`` for every other
-append; migration 0019 installs both.
+and the engine's write batches alike. On PostgreSQL the server chains the
+events (``pg_append_block``): it takes an advisory lock held to the end of the
+transaction, reads the last hash and inserts each event with its hash. The
+block runs inside ``onestop_write`` for the engine's commands and inside
+``onestop_append_events`` for every other append; migration 0019 installs both.
 """
 from __future__ import annotations
 
