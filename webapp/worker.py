@@ -26,6 +26,7 @@ from handlers.petitions import opinions
 from handlers.petitions.client import PetitionUnavailable
 
 from . import services
+from .opendata.limits import PERIODS
 
 log = logging.getLogger(__name__)
 SINGLETON_LOCK_KEY = 7_202_612
@@ -68,7 +69,7 @@ class Leadership:
             self._conn = None
 
 
-REQUESTS_KEPT = timedelta(days=1)  # longer than any rate limit's window
+REQUESTS_KEPT = timedelta(seconds=max(PERIODS.values()))  # the longest window a rate limit can name
 
 
 def sweep(app: Flask, leadership: Leadership | None = None) -> None:
