@@ -5,6 +5,7 @@ PIP := .venv/bin/pip
 SYSTEM_PACKAGES := fonts-noto-cjk chromium libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b poppler-utils
 VENDOR := webapp/static/vendor
 PORT ?= 5000
+TEST_WORKERS ?= auto
 
 .PHONY: install system-deps run test bench clean translations messages
 
@@ -58,7 +59,7 @@ run: install
 
 test: install
 	@mkdir -p test-artifacts
-	@$(PY) -m pytest
+	@$(PY) -m pytest -n $(TEST_WORKERS)
 
 bench: install
 	@$(PY) bench/engine_bench.py
