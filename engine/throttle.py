@@ -14,7 +14,8 @@ will. Three windows apply:
 * one name from one address, against guessing a password. It counts the name
   typed (as a keyed hash), account or not, so that being refused does not tell
   which accounts exist;
-* one address, any name, against trying many names;
+* one address, any name, against trying many names. Mobile networks put many
+  people behind one address, so this limit is the loosest per address;
 * one account, any address, against a guess spread over many addresses.
 
 **Requests.** Each request a limit allows is a ``request_hits`` row, named by
@@ -46,7 +47,7 @@ class SignInLimits:
 
     window: timedelta = timedelta(minutes=15)
     name_and_address: int = 5
-    address: int = 20
+    address: int = 100
     account: int = 50
 
 

@@ -5,6 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
+from engine.throttle import SignInLimits
 from handlers.mail import SmtpSettings
 from handlers.petitions.client import Settings1999
 
@@ -48,4 +49,5 @@ def from_env() -> dict:
         # Reverse proxies in front of the app whose X-Forwarded-For / -Proto to believe (0: none), so
         # that sign-in throttling, rate limits and the audit trail see the client's address.
         "TRUSTED_PROXIES": int(os.environ.get("ONESTOP_TRUSTED_PROXIES", "0")),
+        "SIGN_IN_LIMITS": SignInLimits(),
     }

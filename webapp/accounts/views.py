@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user, current_user
 from sqlalchemy import select, update
@@ -47,7 +47,8 @@ def login():
     with transaction(svc.sessions) as s:
         user = s.scalar(select(User).where(User.username == username, User.active.is_(True)))
         user_id = user.id if user else None
-        wait = throttle.sign_in_wait(s, name=name, user_id=user_id, ip=request.remote_addr, now=now)
+        wait = throttle.sign_in_wait(s, name=name, user_id=user_id, ip=request.remote_addr, now=now,
+                                     limits=current_app.config["SIGN_IN_LIMITS"])
         ok = not wait and check_password(user, password)
         result = throttle.THROTTLED if wait else "ok" if ok else throttle.FAILED
         audit.append(s, throttle.SIGN_IN, actor_id=user_id, ip=request.remote_addr, result=result, at=now,
