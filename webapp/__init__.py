@@ -40,13 +40,8 @@ def create_app(overrides: dict | None = None) -> APIFlask:
     app.config["SPEC_FORMAT"] = "json"
     app.config["OPENAPI_VERSION"] = "3.1.0"
     app.config["AUTO_404_RESPONSE"] = False
-    for setting, asset in (("SWAGGER_UI_CSS", "swagger-ui.css"), ("SWAGGER_UI_BUNDLE_JS", "swagger-ui-bundle.js"),
-                           ("SWAGGER_UI_STANDALONE_PRESET_JS", "swagger-ui-standalone-preset.js"),
-                           ("DOCS_FAVICON", "favicon-32x32.png")):
-        app.config[setting] = f"/static/vendor/swagger-ui/{asset}"  # installed from npm, not a CDN
-    if app.config.get("TRUSTED_PROXIES"):
-        hops = int(app.config["TRUSTED_PROXIES"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    _configure_api_docs(app)
+    _configure_proxies(app)
     _configure_mydata(app)
     _configure_petitions(app)
     app.extensions["onestop"] = services.build(app.config)
@@ -59,6 +54,21 @@ def create_app(overrides: dict | None = None) -> APIFlask:
     _register_template_helpers(app)
     _register_error_pages(app)
     return app
+
+
+def _configure_api_docs(app: APIFlask) -> None:
+    """The API documentation's viewer from the npm-installed copy under static/, not a CDN."""
+    for setting, asset in (("SWAGGER_UI_CSS", "swagger-ui.css"), ("SWAGGER_UI_BUNDLE_JS", "swagger-ui-bundle.js"),
+                           ("SWAGGER_UI_STANDALONE_PRESET_JS", "swagger-ui-standalone-preset.js"),
+                           ("DOCS_FAVICON", "favicon-32x32.png")):
+        app.config[setting] = f"/static/vendor/swagger-ui/{asset}"
+
+
+def _configure_proxies(app: APIFlask) -> None:
+    """Believe X-Forwarded-For / -Proto from TRUSTED_PROXIES reverse proxies, and from nobody else."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def _configure_mydata(app: APIFlask) -> None:
