@@ -23,7 +23,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .db import sqlite_time, utcnow
+from .db import json_text, sqlite_time, utcnow
 from .models import AuditEvent
 
 GENESIS = "0" * 64
@@ -98,7 +98,7 @@ def sqlite_append(driver: sqlite3.Connection, events: list[dict]) -> None:
         hashed = digest(prev, body(**values))
         cursor.execute(_SQLITE_INSERT, {
             **values, "at": sqlite_time(values["at"]), "prev_hash": prev, "hash": hashed,
-            "detail": orjson.dumps(values["detail"], option=orjson.OPT_NON_STR_KEYS).decode()})
+            "detail": json_text(values["detail"])})
         prev = hashed
 
 

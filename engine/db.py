@@ -61,13 +61,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _dumps(value) -> str:
+def json_text(value) -> str:
+    """JSON as every JSON column stores it, for statements sent to the driver directly too."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine with the per-backend settings Onestop relies on."""
-    kwargs.setdefault("json_serializer", _dumps)
+    kwargs.setdefault("json_serializer", json_text)
     kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
