@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import CSRF_RE, make_app
+from tests.conftest import make_app
 from webapp import services
+
+from .test_sign_in import PASSWORD, attempt
 
 
 def test_pages_allow_code_only_from_this_site_and_cannot_be_framed(app):
@@ -33,10 +35,7 @@ def test_the_session_cookie_is_secure_when_the_site_is_served_over_https(seeded_
     app = make_app(seeded_database_url, tmp_path, {"PUBLIC_BASE_URL": "https://onestop.example.gov.tw"},
                    seeded=True)
     try:
-        http = app.test_client()
-        token = CSRF_RE.search(http.get("/login").get_data(as_text=True)).group(1)
-        signed_in = http.post("/login", data={"username": "company", "password": "onestop-demo",
-                                              "csrf_token": token})
+        signed_in = attempt(app.test_client(), "company", PASSWORD)
         assert signed_in.status_code == 302
         cookie = signed_in.headers["Set-Cookie"]
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
