@@ -11,8 +11,9 @@ guards and raises (SQLSTATE ``OS409``) when one does not hold, so nothing of a
 lost race is written. When the command sent nothing else (it never opened its
 session, see ``engine.db.LazySession``, or has not used it yet), the call runs
 as a transaction of its own: one message, one round trip, one durable commit.
-Otherwise it goes out with the COMMIT in one pipeline. On SQLite the statements run in turn on the already locked
-connection and the rows they changed are counted here.
+Otherwise it goes out with the COMMIT in one pipeline. On SQLite the statements
+run in turn on the already locked connection and the rows they changed are
+counted here.
 
 Rows written here are the same rows the ORM reads: timestamps are UTC (naive
 text on SQLite, as SQLAlchemy stores them) and JSON is the same JSON
